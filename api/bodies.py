@@ -1,0 +1,114 @@
+"""Request parsing: raw JSON bodies, conditional headers, ids and query parameters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request
+
+from api.errors import BadRequestError, QueryValidationError, UnsupportedMediaTypeError
+from domain.errors import SchemaNotFoundError, Violation
+from domain.ids import decode_schema_id
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+async def json_body(request: Request[Any, Any, Any]) -> Any:
+    """The decoded JSON body; 415 when it is not JSON, 400 when it does not parse."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError("send the body as application/json")
+    raw = await request.body()
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as error:
+        raise BadRequestError(f"the body is not valid JSON: {error}") from None
+
+
+def schema_uuid_param(text: str) -> UUID:
+    """A schema id path parameter in either form (``sch_…`` or UUID); 404 when neither."""
+    value = decode_schema_id(text)
+    if value is None:
+        raise SchemaNotFoundError(f"schema {text!r} not found")
+    return value
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of a schema version."""
+    return f'"{version}"'
+
+
+def _tags(header: str) -> list[str]:
+    tags = []
+    for part in header.split(","):
+        tag = part.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        tags.append(tag.strip('"'))
+    return tags
+
+
+def if_match_version(request: Request[Any, Any, Any]) -> int | None:
+    """The version ``If-Match`` requires, ``None`` when absent or ``*``; -1 never matches."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    tags = _tags(header)
+    if len(tags) == 1 and tags[0].isdigit():
+        return int(tags[0])
+    return -1
+
+
+def none_match(request: Request[Any, Any, Any], version: int) -> bool:
+    """True when ``If-None-Match`` names the current version (or ``*``)."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    return header.strip() == "*" or str(version) in _tags(header)
+
+
+def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
+    """A boolean query parameter: ``true``/``false`` (absent is false)."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise QueryValidationError([Violation(f"/query/{name}", "must be true or false")])
+
+
+def query_limit(request: Request[Any, Any, Any]) -> int:
+    """The page size: 1 to 200, default 50."""
+    value = request.query_params.get("limit")
+    if value is None:
+        return DEFAULT_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        message = f"must be an integer from 1 to {MAX_LIMIT}"
+        raise QueryValidationError([Violation("/query/limit", message)])
+    return int(value)
+
+
+def encode_cursor(schema_id: str) -> str:
+    """An opaque cursor pointing after ``schema_id``."""
+    return base64.urlsafe_b64encode(f"v1:{schema_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(request: Request[Any, Any, Any]) -> str | None:
+    """The schema id a ``cursor`` query parameter points after."""
+    value = request.query_params.get("cursor")
+    if value is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    if not text.startswith("v1:sch_") or decode_schema_id(text[3:]) is None:
+        raise QueryValidationError([Violation("/query/cursor", "not a cursor of this API")])
+    return text[3:]

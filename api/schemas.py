@@ -1,0 +1,223 @@
+"""Schema routes: parse → command or query → respond. No business rules here."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import PathParameter
+
+from api.auth import principal_of
+from api.bodies import (
+    decode_cursor,
+    encode_cursor,
+    etag,
+    if_match_version,
+    json_body,
+    none_match,
+    query_flag,
+    query_limit,
+    schema_uuid_param,
+)
+from api.models import (
+    History,
+    HistoryEntry,
+    SchemaList,
+    SchemaOut,
+    WriteResult,
+    schema_out,
+)
+from api.openapi import problems
+from domain.errors import (
+    SchemaDeletedError,
+    SchemaErasedError,
+    SchemaNotFoundError,
+    SchemaVersionNotFoundError,
+)
+from domain.schema import SchemaState
+from projections.schemas import SchemaRecord
+from registry.service import Registry
+
+T = TypeVar("T")
+Req = Request[Any, Any, Any]
+IdParam = Annotated[str, PathParameter(description="Schema id: sch_… or its UUID")]
+CidParam = Annotated[str, PathParameter(description="Connector id of the schema")]
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+async def run(func: Any, *args: Any) -> Any:
+    """Run blocking registry work off the event loop."""
+    return await anyio.to_thread.run_sync(partial(func, *args))
+
+
+def registry_of(request: Req) -> Registry:
+    """The registry the app was started with."""
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def _result(state: SchemaState, status: str) -> WriteResult:
+    name = state.content.name if state.content else ""
+    return WriteResult(id=state.schema_id, name=name, status=status, version=state.revision)
+
+
+def _visible(record: SchemaRecord | None, text_id: str, include_deleted: bool) -> SchemaRecord:
+    if record is None:
+        raise SchemaNotFoundError(f"schema {text_id!r} not found")
+    if record.status == "erased":
+        raise SchemaErasedError(f"schema {record.schema_id} was erased")
+    if record.status == "deleted" and not include_deleted:
+        raise SchemaDeletedError(
+            f"schema {record.schema_id} is deleted; add includeDeleted=true to read it"
+        )
+    return record
+
+
+class SchemaController(Controller):
+    """``/schemas``: list, read, history, versions, create, update, delete, restore, erase."""
+
+    path = "/schemas"
+    tags = ["schemas"]
+
+    @get("/", responses=problems(401, 422), summary="List schemas")
+    async def list_schemas(self, request: Req) -> SchemaList:
+        """Schemas of the caller's tenant in id order, filtered and paginated."""
+        principal = principal_of(request)
+        limit = query_limit(request)
+        rows = await run(
+            partial(
+                registry_of(request).queries.list,
+                principal.tenant,
+                connector_id=request.query_params.get("connectorId"),
+                entity_type=request.query_params.get("entityType"),
+                include_deleted=query_flag(request, "includeDeleted"),
+                after=decode_cursor(request),
+                limit=limit + 1,
+            )
+        )
+        page = [schema_out(row) for row in rows[:limit]]
+        cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
+        return SchemaList(schemas=page, next_cursor=cursor)
+
+    @get("/{id:str}", responses=problems(401, 404, 410), summary="Get a schema")
+    async def get_schema(self, request: Req, id: IdParam) -> Response[Any]:  # noqa: A002
+        """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
+        principal = principal_of(request)
+        uuid = schema_uuid_param(id)
+        record = await run(registry_of(request).queries.get, principal.tenant, uuid)
+        record = _visible(record, id, query_flag(request, "includeDeleted"))
+        headers = {"ETag": etag(record.version), "Cache-Control": "private, no-cache"}
+        if none_match(request, record.version):
+            return Response(None, status_code=304, headers=headers)
+        assert record.document is not None
+        return Response(schema_out(record.document), headers=headers)
+
+    @get("/{id:str}/history", responses=problems(401, 404), summary="Schema change history")
+    async def get_history(self, request: Req, id: IdParam) -> History:  # noqa: A002
+        """Every version with who changed what and when, newest first."""
+        principal = principal_of(request)
+        uuid = schema_uuid_param(id)
+        entries = await run(registry_of(request).queries.history, principal.tenant, uuid)
+        if not entries:
+            raise SchemaNotFoundError(f"schema {id!r} not found")
+        return History(history=[HistoryEntry(**_snake(e)) for e in entries])
+
+    @get(
+        "/{id:str}/versions/{version:str}",
+        responses=problems(401, 404, 410),
+        summary="A schema exactly as it was at a version",
+    )
+    async def get_version(
+        self, request: Req, id: IdParam, version: Annotated[str, PathParameter()]  # noqa: A002
+    ) -> Response[SchemaOut]:
+        """An immutable past version; erased versions answer 410."""
+        principal = principal_of(request)
+        uuid = schema_uuid_param(id)
+        if not version.isdigit() or int(version) < 1 or len(version) > 9:
+            raise SchemaVersionNotFoundError(f"schema {id!r} has no version {version!r}")
+        registry = registry_of(request)
+        record = await run(registry.queries.get, principal.tenant, uuid)
+        if record is None:
+            raise SchemaNotFoundError(f"schema {id!r} not found")
+        document = await run(registry.queries.version, principal.tenant, uuid, int(version))
+        if document is None:
+            if int(version) <= record.erased_through:
+                raise SchemaErasedError(f"version {version} of {record.schema_id} was erased")
+            raise SchemaVersionNotFoundError(f"schema {record.schema_id} has no version {version}")
+        headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
+        return Response(schema_out(document), headers=headers)
+
+    @post("/", responses=problems(400, 401, 409, 413, 415, 422), summary="Create a schema")
+    async def create_schema(self, request: Req) -> Response[WriteResult]:
+        """Create a schema; its id follows from tenant, connectorId and key."""
+        principal = principal_of(request)
+        document = await json_body(request)
+        state = await run(registry_of(request).create_schema, principal.actor, document)
+        headers = {"Location": f"{request.url.path.rstrip('/')}/{state.schema_id}",
+                   "ETag": etag(state.revision)}
+        return Response(_result(state, "created"), status_code=201, headers=headers)
+
+    @put(
+        "/{id:str}",
+        responses=problems(400, 401, 404, 409, 410, 412, 413, 415, 422),
+        summary="Replace a schema's name, entity type, fields and relationships",
+    )
+    async def update_schema(self, request: Req, id: IdParam) -> Response[WriteResult]:  # noqa: A002
+        """Full replacement; one new version, or ``unchanged`` when nothing differs."""
+        principal = principal_of(request)
+        uuid = schema_uuid_param(id)
+        document = await json_body(request)
+        state, changed = await run(
+            registry_of(request).update_schema,
+            principal.actor,
+            uuid,
+            document,
+            if_match_version(request),
+        )
+        result = _result(state, "updated" if changed else "unchanged")
+        return Response(result, headers={"ETag": etag(state.revision)})
+
+    @delete("/{cid:str}/{id:str}", responses=problems(401, 404, 410), summary="Delete a schema")
+    async def delete_schema(self, request: Req, cid: CidParam, id: IdParam) -> None:  # noqa: A002
+        """Soft delete: hidden from reads, history kept, restorable."""
+        principal = principal_of(request)
+        await run(registry_of(request).delete_schema, principal.actor, cid, schema_uuid_param(id))
+
+    @post(
+        "/{cid:str}/{id:str}/restore",
+        status_code=200,
+        responses=problems(401, 404, 409, 410),
+        summary="Restore a deleted schema",
+    )
+    async def restore_schema(
+        self, request: Req, cid: CidParam, id: IdParam  # noqa: A002
+    ) -> WriteResult:
+        """Bring a soft-deleted schema back as a new version."""
+        principal = principal_of(request)
+        state = await run(
+            registry_of(request).restore_schema, principal.actor, cid, schema_uuid_param(id)
+        )
+        return _result(state, "restored")
+
+    @delete(
+        "/{cid:str}/{id:str}/erase",
+        responses=problems(401, 404, 410),
+        summary="Erase a schema and its data for good",
+    )
+    async def erase_schema(self, request: Req, cid: CidParam, id: IdParam) -> None:  # noqa: A002
+        """Permanently destroy the schema's content; only an erase record remains."""
+        principal = principal_of(request)
+        await run(registry_of(request).erase_schema, principal.actor, cid, schema_uuid_param(id))
+
+
+def _snake(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": entry["version"],
+        "changed_at": entry["changedAt"],
+        "changed_by": entry["changedBy"],
+        "changes": entry["changes"],
+        "erased_versions": entry.get("erasedVersions"),
+    }
+

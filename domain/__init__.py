@@ -1,0 +1,1 @@
+"""Domain model of the connector schema registry: aggregates, value objects, events, rules."""

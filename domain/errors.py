@@ -1,0 +1,68 @@
+"""Domain errors: raised typed, mapped to HTTP statuses in one place (``api.errors``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RegistryError(Exception):
+    """Base class of every error the registry raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed rule: a JSON pointer into the request document and a message."""
+
+    pointer: str
+    message: str
+
+
+class SchemaValidationError(RegistryError):
+    """A schema document breaks the model's rules."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(f"{v.pointer or '/'}: {v.message}" for v in violations))
+
+
+class SchemaNotFoundError(RegistryError):
+    """No schema with that id exists for the caller's tenant."""
+
+
+class SchemaDeletedError(RegistryError):
+    """The schema is soft-deleted; it can be restored."""
+
+
+class SchemaErasedError(RegistryError):
+    """The schema was erased; its content is gone for good."""
+
+
+class SchemaVersionNotFoundError(RegistryError):
+    """The schema exists but never had that version."""
+
+
+class SchemaAlreadyExistsError(RegistryError):
+    """A schema with the same tenant, connector and key already exists."""
+
+    def __init__(self, existing_id: str, *, deleted: bool) -> None:
+        self.existing_id = existing_id
+        self.deleted = deleted
+        state = "a soft-deleted schema" if deleted else "a schema"
+        super().__init__(f"{state} with this connectorId and key already exists: {existing_id}")
+
+
+class SchemaNotDeletedError(RegistryError):
+    """Restore was asked for a schema that is not deleted."""
+
+
+class StaleVersionError(RegistryError):
+    """``If-Match`` named a version that is not the current one."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        self.expected = expected
+        self.current = current
+        super().__init__(f"version {expected} is stale; the current version is {current}")
+
+
+class ConcurrentWriteError(RegistryError):
+    """Another writer changed the schema between our read and our write."""

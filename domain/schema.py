@@ -1,0 +1,456 @@
+"""The Schema aggregate: every accepted change is recorded as past-tense events.
+
+One accepted command that changes something is one *revision* (the API's ``version``); every
+event of that command carries the same ``revision``. Each event knows how to ``evolve`` a
+:class:`SchemaState`, so the aggregate and the read models share one definition of the state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, AggregateEvent
+
+from domain.errors import (
+    SchemaAlreadyExistsError,
+    SchemaDeletedError,
+    SchemaErasedError,
+    SchemaNotDeletedError,
+    SchemaNotFoundError,
+)
+from domain.ids import encode_schema_id, schema_uuid
+from domain.model import FIELD_ATTRIBUTES, Field, Relationship, SchemaContent
+
+REDACTED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a change: subject, tenant, and optionally e-mail and client application."""
+
+    subject: str
+    tenant: str
+    email: str | None = None
+    app_id: str | None = None
+
+    @property
+    def display(self) -> str:
+        """The name history shows: the e-mail when known, else the subject."""
+        return self.email or self.subject
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Everything known about a schema after some revision."""
+
+    id: UUID
+    tenant: str = ""
+    connector_id: str | None = None
+    key: str | None = None
+    content: SchemaContent | None = None
+    revision: int = 0
+    deleted: bool = False
+    erased: bool = False
+    erased_through: int = 0
+    created_at: datetime | None = None
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        """True while the schema has content (not never-created, not erased)."""
+        return self.content is not None
+
+    @property
+    def schema_id(self) -> str:
+        """The public ``sch_`` id."""
+        return encode_schema_id(self.id)
+
+    def to_document(self) -> dict[str, Any]:
+        """The schema as the API shows it."""
+        assert self.content is not None
+        return {
+            "id": self.schema_id,
+            "uuid": str(self.id),
+            "name": self.content.name,
+            "connectorId": self.connector_id,
+            "key": self.key,
+            "entityType": self.content.entity_type,
+            "fields": [f.to_dict() for f in self.content.fields],
+            "relationships": [r.to_dict() for r in self.content.relationships],
+            "version": self.revision,
+            "deleted": self.deleted,
+            "createdAt": iso_timestamp(self.created_at),
+            "createdBy": self.created_by,
+            "updatedAt": iso_timestamp(self.updated_at),
+            "updatedBy": self.updated_by,
+            "deletedAt": iso_timestamp(self.deleted_at),
+            "deletedBy": self.deleted_by,
+        }
+
+
+def iso_timestamp(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with microseconds and a ``Z``, or ``None``."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _content(name: str, entity_type: str, fields: list[Any], rels: list[Any]) -> SchemaContent:
+    return SchemaContent(
+        name=name,
+        entity_type=entity_type,
+        fields=tuple(Field.from_dict(f) for f in fields),
+        relationships=tuple(Relationship.from_dict(r) for r in rels),
+    )
+
+
+class Schema(Aggregate):
+    """A universal-connector schema, identified by tenant, connector and key."""
+
+    def __init__(self) -> None:
+        self.state = SchemaState(id=self.id)
+
+    class Event(Aggregate.Event):
+        """Base of every schema event: which revision, which tenant, which actor."""
+
+        revision: int
+        tenant: str
+        actor_subject: str
+        actor_email: str | None
+        app_id: str | None
+
+        shredded: ClassVar[bool] = True
+        """Encrypted with the schema's own data key, destroyed by an erase."""
+        redacted_class: ClassVar[type[AggregateEvent]]
+        """What an event of this aggregate reads back as once its key is destroyed."""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.state = self.evolve(aggregate.state)
+
+        def evolve(self, state: SchemaState) -> SchemaState:
+            """The state after this event."""
+            return self.stamp(self.change(state))
+
+        def change(self, state: SchemaState) -> SchemaState:
+            """What this event changes; the base changes nothing."""
+            return state
+
+        def stamp(self, state: SchemaState) -> SchemaState:
+            """Record the revision, when and by whom."""
+            return dataclasses.replace(
+                state,
+                tenant=self.tenant,
+                revision=self.revision,
+                updated_at=self.timestamp,
+                updated_by=self.actor_email or self.actor_subject,
+            )
+
+    class Created(Event, Aggregate.Created):
+        """The schema was created."""
+
+        connector_id: str
+        key: str
+        name: str
+        entity_type: str
+        fields: list[dict[str, Any]]
+        relationships: list[dict[str, Any]]
+
+        def change(self, state: SchemaState) -> SchemaState:
+            return _created(self, state)
+
+    class Recreated(Event):
+        """The key of an erased schema was created again: a fresh schema, same id."""
+
+        connector_id: str
+        key: str
+        name: str
+        entity_type: str
+        fields: list[dict[str, Any]]
+        relationships: list[dict[str, Any]]
+
+        def change(self, state: SchemaState) -> SchemaState:
+            return _created(self, state)
+
+    class FieldAdded(Event):
+        """A field was appended."""
+
+        field: dict[str, Any]
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = _require(state)
+            fields = (*content.fields, Field.from_dict(self.field))
+            return dataclasses.replace(state, content=dataclasses.replace(content, fields=fields))
+
+    class FieldRemoved(Event):
+        """A field was removed."""
+
+        name: str
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = _require(state)
+            fields = tuple(f for f in content.fields if f.name != self.name)
+            return dataclasses.replace(state, content=dataclasses.replace(content, fields=fields))
+
+    class FieldChanged(Event):
+        """Attributes of a field (type, primary, required, description) changed."""
+
+        name: str
+        changes: dict[str, Any]
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = _require(state)
+            fields = tuple(
+                dataclasses.replace(f, **self.changes) if f.name == self.name else f
+                for f in content.fields
+            )
+            return dataclasses.replace(state, content=dataclasses.replace(content, fields=fields))
+
+    class Renamed(Event):
+        """The schema's display name changed."""
+
+        name: str
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = dataclasses.replace(_require(state), name=self.name)
+            return dataclasses.replace(state, content=content)
+
+    class EntityTypeChanged(Event):
+        """The entity type the schema describes changed."""
+
+        entity_type: str
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = dataclasses.replace(_require(state), entity_type=self.entity_type)
+            return dataclasses.replace(state, content=content)
+
+    class RelationshipAdded(Event):
+        """A relationship was appended."""
+
+        relationship: dict[str, Any]
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = _require(state)
+            rels = (*content.relationships, Relationship.from_dict(self.relationship))
+            content = dataclasses.replace(content, relationships=rels)
+            return dataclasses.replace(state, content=content)
+
+    class RelationshipRemoved(Event):
+        """A relationship was removed."""
+
+        name: str
+
+        def change(self, state: SchemaState) -> SchemaState:
+            content = _require(state)
+            rels = tuple(r for r in content.relationships if r.name != self.name)
+            content = dataclasses.replace(content, relationships=rels)
+            return dataclasses.replace(state, content=content)
+
+    class Deleted(Event):
+        """The schema was soft-deleted: hidden, restorable, history kept."""
+
+        def change(self, state: SchemaState) -> SchemaState:
+            by = self.actor_email or self.actor_subject
+            return dataclasses.replace(state, deleted=True, deleted_at=self.timestamp, deleted_by=by)
+
+    class Restored(Event):
+        """A soft-deleted schema was brought back."""
+
+        def change(self, state: SchemaState) -> SchemaState:
+            return dataclasses.replace(state, deleted=False, deleted_at=None, deleted_by=None)
+
+    class Erased(Event):
+        """The schema's content was destroyed for good. Carries no content itself."""
+
+        erased_versions: int
+        shredded: ClassVar[bool] = False
+
+        def change(self, state: SchemaState) -> SchemaState:
+            return SchemaState(id=state.id, tenant=self.tenant, erased=True)
+
+        def stamp(self, state: SchemaState) -> SchemaState:
+            stamped = super().stamp(state)
+            return dataclasses.replace(stamped, erased_through=self.revision)
+
+    # Commands -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, actor: Actor, connector_id: str, key: str, content: SchemaContent) -> Schema:
+        """Create a new schema; its id follows from tenant, connector and key."""
+        return cls._create(
+            cls.Created,
+            id=schema_uuid(actor.tenant, connector_id, key),
+            **_meta(actor, 1),
+            **_content_kwargs(connector_id, key, content),
+        )
+
+    def recreate(self, actor: Actor, connector_id: str, key: str, content: SchemaContent) -> None:
+        """Create the key again after an erase; refuses while the schema still exists."""
+        state = self.state
+        if state.exists:
+            raise SchemaAlreadyExistsError(state.schema_id, deleted=state.deleted)
+        self.trigger_event(
+            self.Recreated,
+            **_meta(actor, state.revision + 1),
+            **_content_kwargs(connector_id, key, content),
+        )
+
+    def replace(self, actor: Actor, content: SchemaContent) -> bool:
+        """Make the content equal ``content``; one revision, or nothing when unchanged."""
+        current = _require(self.visible_state())
+        meta = _meta(actor, self.state.revision + 1)
+        changes = plan_changes(current, content)
+        for event_class, payload in changes:
+            self.trigger_event(event_class, **meta, **payload)
+        return bool(changes)
+
+    def delete(self, actor: Actor) -> None:
+        """Soft-delete the schema."""
+        self.visible_state()
+        self.trigger_event(self.Deleted, **_meta(actor, self.state.revision + 1))
+
+    def restore(self, actor: Actor) -> None:
+        """Bring back a soft-deleted schema."""
+        state = self.live_state()
+        if not state.deleted:
+            raise SchemaNotDeletedError(f"schema {state.schema_id} is not deleted")
+        self.trigger_event(self.Restored, **_meta(actor, state.revision + 1))
+
+    def erase(self, actor: Actor) -> None:
+        """Destroy the schema's content for good (deleted or not)."""
+        state = self.live_state()
+        self.trigger_event(
+            self.Erased,
+            **_meta(actor, state.revision + 1),
+            erased_versions=state.revision - state.erased_through,
+        )
+
+    def live_state(self) -> SchemaState:
+        """The state, or the error of a schema that is erased or never was."""
+        if self.state.erased:
+            raise SchemaErasedError(f"schema {self.state.schema_id} was erased")
+        if not self.state.exists:
+            raise SchemaNotFoundError(f"schema {self.state.schema_id} does not exist")
+        return self.state
+
+    def visible_state(self) -> SchemaState:
+        """The state of a schema that is neither erased nor soft-deleted."""
+        state = self.live_state()
+        if state.deleted:
+            raise SchemaDeletedError(f"schema {state.schema_id} is deleted")
+        return state
+
+
+class SchemaRedacted(AggregateEvent):
+    """Stands in for a schema event whose data key was destroyed by an erase.
+
+    It carries nothing but its position; it is never stored, only read back.
+    """
+
+    shredded: ClassVar[bool] = False
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is None:
+            aggregate = Schema.__new__(Schema)
+            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            aggregate.state = SchemaState(id=self.originator_id)
+        else:
+            aggregate.version = self.originator_version
+        return aggregate
+
+
+Schema.Event.redacted_class = SchemaRedacted
+
+
+def _created(event: Schema.Created | Schema.Recreated, state: SchemaState) -> SchemaState:
+    return dataclasses.replace(
+        state,
+        connector_id=event.connector_id,
+        key=event.key,
+        content=_content(event.name, event.entity_type, event.fields, event.relationships),
+        deleted=False,
+        erased=False,
+        created_at=event.timestamp,
+        created_by=event.actor_email or event.actor_subject,
+        deleted_at=None,
+        deleted_by=None,
+    )
+
+
+def _require(state: SchemaState) -> SchemaContent:
+    if state.content is None:
+        raise SchemaNotFoundError(f"schema {state.schema_id} has no content")
+    return state.content
+
+
+def _meta(actor: Actor, revision: int) -> dict[str, Any]:
+    # Every event of one revision shares one timestamp: the revision's ``changedAt``.
+    return {
+        "timestamp": Schema.Event.create_timestamp(),
+        "revision": revision,
+        "tenant": actor.tenant,
+        "actor_subject": actor.subject,
+        "actor_email": actor.email,
+        "app_id": actor.app_id,
+    }
+
+
+def _content_kwargs(connector_id: str, key: str, content: SchemaContent) -> dict[str, Any]:
+    return {
+        "connector_id": connector_id,
+        "key": key,
+        "name": content.name,
+        "entity_type": content.entity_type,
+        "fields": [f.to_dict() for f in content.fields],
+        "relationships": [r.to_dict() for r in content.relationships],
+    }
+
+
+Change = tuple[type[Schema.Event], dict[str, Any]]
+
+
+def plan_changes(old: SchemaContent, new: SchemaContent) -> list[Change]:
+    """The events that turn ``old`` into ``new``, in a stable order."""
+    changes: list[Change] = []
+    if old.name != new.name:
+        changes.append((Schema.Renamed, {"name": new.name}))
+    if old.entity_type != new.entity_type:
+        changes.append((Schema.EntityTypeChanged, {"entity_type": new.entity_type}))
+    changes += _field_changes(old.fields, new.fields)
+    old_rels = {r.name: r for r in old.relationships}
+    new_rels = {r.name: r for r in new.relationships}
+    for name, rel in old_rels.items():
+        if new_rels.get(name) != rel:
+            changes.append((Schema.RelationshipRemoved, {"name": name}))
+    for name, rel in new_rels.items():
+        if old_rels.get(name) != rel:
+            changes.append((Schema.RelationshipAdded, {"relationship": rel.to_dict()}))
+    return changes
+
+
+def _field_changes(old: tuple[Field, ...], new: tuple[Field, ...]) -> list[Change]:
+    old_by_name = {f.name: f for f in old}
+    new_by_name = {f.name: f for f in new}
+    changes: list[Change] = [
+        (Schema.FieldRemoved, {"name": name}) for name in old_by_name if name not in new_by_name
+    ]
+    for name, field in new_by_name.items():
+        before = old_by_name.get(name)
+        if before is None:
+            changes.append((Schema.FieldAdded, {"field": field.to_dict()}))
+            continue
+        diff = {
+            attr: getattr(field, attr)
+            for attr in FIELD_ATTRIBUTES
+            if getattr(field, attr) != getattr(before, attr)
+        }
+        if diff:
+            changes.append((Schema.FieldChanged, {"name": name, "changes": diff}))
+    return changes

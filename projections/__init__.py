@@ -1,0 +1,1 @@
+"""Read models fed by domain events: current schema state and change history."""

@@ -1,0 +1,93 @@
+"""A thin SQL layer over the event store's own connection pools (SQLite or PostgreSQL).
+
+Read models live in the same database as the events. Statements are written once with ``%s``
+placeholders; the SQLite dialect rewrites them to ``?``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, Protocol
+
+Dialect = Literal["sqlite", "postgres"]
+Row = dict[str, Any]
+
+
+class _RawCursor(Protocol):
+    rowcount: int
+
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Any: ...
+
+
+class Datastore(Protocol):
+    """What the event store's datastores (``eventsourcing.sqlite``/``postgres``) offer."""
+
+    def transaction(self, *, commit: bool) -> Any: ...
+    def get_connection(self, **kwargs: Any) -> Any: ...
+
+
+class Cursor:
+    """Executes dialect-neutral SQL and returns rows as dicts."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        # eventsourcing wraps sqlite3 cursors; use the driver's own, which has ``rowcount``.
+        self._raw: _RawCursor = getattr(raw, "sqlite_cursor", raw)
+        self.dialect = dialect
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; answers the number of rows it changed."""
+        if self.dialect == "sqlite":
+            statement = statement.replace("%s", "?")
+        self._raw.execute(statement, tuple(params))
+        return int(self._raw.rowcount)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row of a query, or ``None``."""
+        self.execute(statement, params)
+        row = self._raw.fetchone()
+        return None if row is None else dict(row)
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of a query."""
+        self.execute(statement, params)
+        return [dict(row) for row in self._raw.fetchall()]
+
+
+class Database:
+    """Transactions on the event store's database, for read models and key storage."""
+
+    def __init__(self, datastore: Datastore, dialect: Dialect) -> None:
+        self.datastore = datastore
+        self.dialect = dialect
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Cursor]:
+        """A transaction; committed on success when ``write``, else always rolled back."""
+        with self.datastore.transaction(commit=write) as raw:
+            yield Cursor(raw, self.dialect)
+
+    def blob_type(self) -> str:
+        """The column type for raw bytes."""
+        return "BYTEA" if self.dialect == "postgres" else "BLOB"
+
+    def reclaim_space(self, tables: Sequence[str]) -> None:
+        """Physically drop deleted row versions, so erased content leaves no trace on disk.
+
+        SQLite zeroes freed pages (``secure_delete``) and the WAL is checkpointed and
+        truncated; PostgreSQL's dead tuples are removed with ``VACUUM``.
+        """
+        if self.dialect == "sqlite":
+            with self.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        with self.datastore.get_connection() as conn:
+            conn.autocommit = True
+            try:
+                for table in tables:
+                    conn.execute(f"VACUUM {table}")
+            finally:
+                conn.autocommit = False
+

@@ -1,0 +1,1 @@
+"""The schema registry application: commands, ids, persistence wiring, settings and CLI."""

@@ -1,0 +1,134 @@
+"""The eventsourcing Application: one method per command, the only writer of events."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper
+
+from domain.errors import (
+    ConcurrentWriteError,
+    SchemaAlreadyExistsError,
+    SchemaNotFoundError,
+    SchemaValidationError,
+    StaleVersionError,
+    Violation,
+)
+from domain.ids import encode_schema_id, schema_uuid
+from domain.model import parse_content
+from domain.schema import Actor, Schema, SchemaState
+from projections.db import Database
+from registry.persistence import DESTROY_KEYS
+from registry.shredding import DataKeys, ShreddingMapper
+
+
+def database_of(app: Application[UUID]) -> Database:
+    """The SQL access to an application's own event store database."""
+    datastore = cast(Any, app.factory).datastore
+    dialect = "postgres" if "postgres" in type(app.factory).__module__ else "sqlite"
+    return Database(datastore, dialect)
+
+
+class SchemaRegistry(Application[UUID]):
+    """Commands on schemas. Every accepted change is saved as events, nothing else."""
+
+    name = "SchemaRegistry"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        mapper = ShreddingMapper(transcoder=self.construct_transcoder())
+        mapper.keys = DataKeys(database_of(self))
+        return mapper
+
+    def create_schema(self, actor: Actor, document: Any) -> SchemaState:
+        """Create a schema from a validated document; 409 when its key exists."""
+        content = parse_content(document)
+        connector_id = document.get("connectorId")
+        if connector_id is None:
+            raise SchemaValidationError([Violation("/connectorId", "connectorId is required")])
+        key = document.get("key") or content.entity_type
+        uuid = schema_uuid(actor.tenant, connector_id, key)
+        try:
+            schema = self._get(uuid)
+        except SchemaNotFoundError:
+            schema = Schema.create(actor, connector_id, key, content)
+        else:
+            schema.recreate(actor, connector_id, key, content)
+        try:
+            self._save(schema)
+        except ConcurrentWriteError:
+            # Another request created the same key first.
+            raise SchemaAlreadyExistsError(encode_schema_id(uuid), deleted=False) from None
+        return schema.state
+
+    def update_schema(
+        self, actor: Actor, uuid: UUID, document: Any, if_match: int | None
+    ) -> tuple[SchemaState, bool]:
+        """Replace a schema's content; answers the state and whether anything changed."""
+        schema = self._get(uuid, actor.tenant)
+        state = schema.visible_state()
+        content = parse_content(document)
+        violations = [
+            Violation(f"/{name}", f"must be {current!r}: it cannot change")
+            for name, current in (("connectorId", state.connector_id), ("key", state.key))
+            if name in document and document[name] != current
+        ]
+        if violations:
+            raise SchemaValidationError(violations)
+        _check_version(state, if_match)
+        changed = schema.replace(actor, content)
+        if changed:
+            self._save(schema)
+        return schema.state, changed
+
+    def delete_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
+        """Soft-delete a schema of the given connector."""
+        schema = self._get(uuid, actor.tenant, connector_id)
+        schema.delete(actor)
+        self._save(schema)
+        return schema.state
+
+    def restore_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
+        """Bring back a soft-deleted schema as a new version."""
+        schema = self._get(uuid, actor.tenant, connector_id)
+        schema.restore(actor)
+        self._save(schema)
+        return schema.state
+
+    def erase_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
+        """Destroy a schema's content for good: its data key goes with the erase event."""
+        schema = self._get(uuid, actor.tenant, connector_id)
+        schema.erase(actor)
+        self._save(schema, **{DESTROY_KEYS: [uuid]})
+        return schema.state
+
+    def _get(
+        self, uuid: UUID, tenant: str | None = None, connector_id: str | None = None
+    ) -> Schema:
+        try:
+            schema = cast(Schema, self.repository.get(uuid))
+        except AggregateNotFoundError:
+            raise SchemaNotFoundError(f"schema {encode_schema_id(uuid)} not found") from None
+        state = schema.state
+        wrong_tenant = tenant is not None and state.tenant != tenant
+        wrong_connector = (
+            connector_id is not None and state.exists and state.connector_id != connector_id
+        )
+        if wrong_tenant or wrong_connector:
+            raise SchemaNotFoundError(f"schema {encode_schema_id(uuid)} not found")
+        return schema
+
+    def _save(self, schema: Schema, **kwargs: Any) -> None:
+        try:
+            self.save(schema, **kwargs)
+        except IntegrityError:
+            raise ConcurrentWriteError(
+                f"schema {schema.state.schema_id} was changed by another request; retry"
+            ) from None
+
+
+def _check_version(state: SchemaState, if_match: int | None) -> None:
+    if if_match is not None and if_match != state.revision:
+        raise StaleVersionError(if_match, state.revision)
+

@@ -1,0 +1,104 @@
+"""Crypto-shredding: each aggregate's events are encrypted with a data key of its own.
+
+Erasing destroys the key, which leaves the stored events as unreadable ciphertext; reading one
+back then yields a *redacted* event that carries only its position. Events whose class says
+``shredded = False`` (the erase record itself) are stored as plain JSON and stay readable.
+
+Stored state layout of an encrypted event: ``0x01 | key id (16) | nonce (12) | tag (16) | data``;
+the aggregate id and version are authenticated (AES-256-GCM associated data), so ciphertext
+cannot be moved to another event.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from Crypto.Cipher import AES
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import resolve_topic
+
+from domain.schema import REDACTED_AT
+from projections.db import Database
+from registry.persistence import KEYS_TABLE
+
+ENVELOPE = b"\x01"
+_HEADER = 1 + 16 + 12 + 16
+
+
+class DataKeys:
+    """The per-aggregate data keys, kept in the event store's database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def current(self, originator_id: str) -> tuple[uuid.UUID, bytes]:
+        """The aggregate's live key, made on first use."""
+        with self.db.transaction(write=True) as cur:
+            cur.execute(
+                f"INSERT INTO {KEYS_TABLE} (key_id, originator_id, data_key) VALUES (%s,%s,%s)"
+                " ON CONFLICT (originator_id) DO NOTHING",
+                (uuid.uuid4().hex, originator_id, secrets.token_bytes(32)),
+            )
+            row = cur.one(
+                f"SELECT key_id, data_key FROM {KEYS_TABLE} WHERE originator_id = %s",  # noqa: S608
+                (originator_id,),
+            )
+        assert row is not None
+        return uuid.UUID(row["key_id"]), bytes(row["data_key"])
+
+    def get(self, key_id: uuid.UUID) -> bytes | None:
+        """A key by id; ``None`` once it was destroyed."""
+        with self.db.transaction(write=False) as cur:
+            row = cur.one(
+                f"SELECT data_key FROM {KEYS_TABLE} WHERE key_id = %s",  # noqa: S608
+                (key_id.hex,),
+            )
+        return None if row is None else bytes(row["data_key"])
+
+
+def _aad(stored: StoredEvent) -> bytes:
+    return f"{stored.originator_id}:{stored.originator_version}".encode()
+
+
+class ShreddingMapper(Mapper[uuid.UUID]):
+    """A mapper that encrypts shreddable events with their aggregate's own data key."""
+
+    keys: DataKeys
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[uuid.UUID]) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        if not getattr(type(domain_event), "shredded", False):
+            return stored
+        key_id, key = self.keys.current(str(stored.originator_id))
+        nonce = secrets.token_bytes(12)
+        cipher = AES.new(key, AES.MODE_GCM, nonce=nonce)
+        cipher.update(_aad(stored))
+        data, tag = cipher.encrypt_and_digest(stored.state)
+        return replace(stored, state=ENVELOPE + key_id.bytes + nonce + tag + data)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
+        state = bytes(stored_event.state)
+        if not state.startswith(ENVELOPE):
+            return super().to_domain_event(stored_event)
+        key = self.keys.get(uuid.UUID(bytes=state[1:17]))
+        if key is None:
+            return self._redacted(stored_event)
+        cipher = AES.new(key, AES.MODE_GCM, nonce=state[17:29])
+        cipher.update(_aad(stored_event))
+        plaintext = cipher.decrypt_and_verify(state[_HEADER:], state[29:_HEADER])
+        return super().to_domain_event(replace(stored_event, state=plaintext))
+
+    def _redacted(self, stored: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
+        event_class: Any = resolve_topic(stored.topic)
+        redacted_class = event_class.redacted_class
+        originator_id = stored.originator_id
+        return redacted_class(  # type: ignore[no-any-return]
+            originator_id=originator_id if isinstance(originator_id, uuid.UUID)
+            else uuid.UUID(str(originator_id)),
+            originator_version=stored.originator_version,
+            timestamp=REDACTED_AT,
+        )
