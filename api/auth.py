@@ -10,6 +10,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from registry.auth import AuthenticationError, Principal, TokenVerifier
 
+
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     """Verifies ``Authorization: Bearer <JWT>`` and puts the principal on the request."""
 

@@ -100,7 +100,7 @@ def registry_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict
     status, slug, title = 500, "internal-error", "Internal error"
     for cls in type(error).__mro__:
         if cls in _MAPPING:
-            status, slug, title = _MAPPING[cls]  # type: ignore[index]
+            status, slug, title = _MAPPING[cls]
             break
     extra: dict[str, Any] = {}
     if isinstance(error, SchemaValidationError):

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get
 from litestar.params import PathParameter
 
-from api.models import GeneratedId, GeneratedUuid, Health
-from api.openapi import problems
 from api.auth import principal_of
 from api.errors import QueryValidationError
+from api.models import GeneratedId, GeneratedUuid, Health
+from api.openapi import problems
 from domain.errors import Violation
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import SLUG, model_documents
@@ -37,17 +37,17 @@ class GenerateController(Controller):
     """``/generate``: the ids a create would assign, computed before the schema exists."""
 
     path = "/generate"
-    tags = ["generators"]
+    tags = ("generators",)
 
     @get("/schema-id/{connector:str}/{id:str}", responses=problems(401, 422))
-    async def schema_id(self, request: Req, connector: Connector, id: Key) -> GeneratedId:  # noqa: A002
+    async def schema_id(self, request: Req, connector: Connector, id: Key) -> GeneratedId:
         """``sch_`` + Crockford base32 of the schema UUID."""
         tenant = principal_of(request).tenant
         connector, key = _checked(connector, id)
         return GeneratedId(encode_schema_id(schema_uuid(tenant, connector, key)), connector, key)
 
     @get("/schema-uuid/{connector:str}/{id:str}", responses=problems(401, 422))
-    async def schema_uuid(self, request: Req, connector: Connector, id: Key) -> GeneratedUuid:  # noqa: A002
+    async def schema_uuid(self, request: Req, connector: Connector, id: Key) -> GeneratedUuid:
         """UUIDv5 of ``<tenant>/<connectorId>/<key>`` in the registry's namespace."""
         tenant = principal_of(request).tenant
         connector, key = _checked(connector, id)
@@ -58,7 +58,7 @@ class ModelController(Controller):
     """``/model/schemas``: the JSON Schema documents every request body is validated with."""
 
     path = "/model"
-    tags = ["model"]
+    tags = ("model",)
 
     @get("/schemas", responses=problems(401))
     async def model_schemas(self, request: Req) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
@@ -38,8 +36,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     status: int
     detail: str
     errors: list[ProblemViolation] | None = None
-    existingId: str | None = None  # noqa: N815 - wire name
-    currentVersion: int | None = None  # noqa: N815 - wire name
+    existingId: str | None = None
+    currentVersion: int | None = None
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

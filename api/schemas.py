@@ -79,7 +79,7 @@ class SchemaController(Controller):
     """``/schemas``: list, read, history, versions, create, update, delete, restore, erase."""
 
     path = "/schemas"
-    tags = ["schemas"]
+    tags = ("schemas",)
 
     @get("/", responses=problems(401, 422), summary="List schemas")
     async def list_schemas(self, request: Req) -> SchemaList:
@@ -88,7 +88,7 @@ class SchemaController(Controller):
         limit = query_limit(request)
         rows = await run(
             partial(
-                registry_of(request).queries.list,
+                registry_of(request).queries.page,
                 principal.tenant,
                 connector_id=request.query_params.get("connectorId"),
                 entity_type=request.query_params.get("entityType"),
@@ -102,7 +102,7 @@ class SchemaController(Controller):
         return SchemaList(schemas=page, next_cursor=cursor)
 
     @get("/{id:str}", responses=problems(401, 404, 410), summary="Get a schema")
-    async def get_schema(self, request: Req, id: IdParam) -> Response[Any]:  # noqa: A002
+    async def get_schema(self, request: Req, id: IdParam) -> Response[Any]:
         """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
@@ -115,7 +115,7 @@ class SchemaController(Controller):
         return Response(schema_out(record.document), headers=headers)
 
     @get("/{id:str}/history", responses=problems(401, 404), summary="Schema change history")
-    async def get_history(self, request: Req, id: IdParam) -> History:  # noqa: A002
+    async def get_history(self, request: Req, id: IdParam) -> History:
         """Every version with who changed what and when, newest first."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
@@ -130,7 +130,7 @@ class SchemaController(Controller):
         summary="A schema exactly as it was at a version",
     )
     async def get_version(
-        self, request: Req, id: IdParam, version: Annotated[str, PathParameter()]  # noqa: A002
+        self, request: Req, id: IdParam, version: Annotated[str, PathParameter()]
     ) -> Response[SchemaOut]:
         """An immutable past version; erased versions answer 410."""
         principal = principal_of(request)
@@ -164,7 +164,7 @@ class SchemaController(Controller):
         responses=problems(400, 401, 404, 409, 410, 412, 413, 415, 422),
         summary="Replace a schema's name, entity type, fields and relationships",
     )
-    async def update_schema(self, request: Req, id: IdParam) -> Response[WriteResult]:  # noqa: A002
+    async def update_schema(self, request: Req, id: IdParam) -> Response[WriteResult]:
         """Full replacement; one new version, or ``unchanged`` when nothing differs."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
@@ -180,7 +180,7 @@ class SchemaController(Controller):
         return Response(result, headers={"ETag": etag(state.revision)})
 
     @delete("/{cid:str}/{id:str}", responses=problems(401, 404, 410), summary="Delete a schema")
-    async def delete_schema(self, request: Req, cid: CidParam, id: IdParam) -> None:  # noqa: A002
+    async def delete_schema(self, request: Req, cid: CidParam, id: IdParam) -> None:
         """Soft delete: hidden from reads, history kept, restorable."""
         principal = principal_of(request)
         await run(registry_of(request).delete_schema, principal.actor, cid, schema_uuid_param(id))
@@ -192,7 +192,7 @@ class SchemaController(Controller):
         summary="Restore a deleted schema",
     )
     async def restore_schema(
-        self, request: Req, cid: CidParam, id: IdParam  # noqa: A002
+        self, request: Req, cid: CidParam, id: IdParam
     ) -> WriteResult:
         """Bring a soft-deleted schema back as a new version."""
         principal = principal_of(request)
@@ -206,7 +206,7 @@ class SchemaController(Controller):
         responses=problems(401, 404, 410),
         summary="Erase a schema and its data for good",
     )
-    async def erase_schema(self, request: Req, cid: CidParam, id: IdParam) -> None:  # noqa: A002
+    async def erase_schema(self, request: Req, cid: CidParam, id: IdParam) -> None:
         """Permanently destroy the schema's content; only an erase record remains."""
         principal = principal_of(request)
         await run(registry_of(request).erase_schema, principal.actor, cid, schema_uuid_param(id))

@@ -33,7 +33,7 @@ def decode_schema_id(text: str) -> uuid.UUID | None:
     """Parse either a ``sch_`` id or a UUID string; ``None`` when it is neither."""
     if text.startswith(SCHEMA_ID_PREFIX):
         body = text[len(SCHEMA_ID_PREFIX) :]
-        if len(body) != 26 or body[0] not in "01234567":
+        if len(body) != 26:
             return None
         number = 0
         for char in body:
@@ -41,6 +41,8 @@ def decode_schema_id(text: str) -> uuid.UUID | None:
             if digit is None:
                 return None
             number = (number << 5) | digit
+        if number >= 1 << 128:
+            return None
         return uuid.UUID(int=number)
     if len(text) not in (32, 36):
         return None

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 from domain.errors import SchemaValidationError, Violation
 
@@ -157,7 +158,11 @@ _READ_ONLY = {
 
 
 def _schema_document() -> dict[str, Any]:
-    primary = {"type": "object", "required": ["primary"], "properties": {"primary": {"const": True}}}
+    primary = {
+        "type": "object",
+        "required": ["primary"],
+        "properties": {"primary": {"const": True}},
+    }
     return {
         "title": "Schema",
         "type": "object",
@@ -216,7 +221,7 @@ def model_documents() -> dict[str, dict[str, Any]]:
 
 
 @cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> Validator:
     """A validator for one model document, built once and reused (with format checks)."""
     document = model_documents()[name]
     Draft202012Validator.check_schema(document)

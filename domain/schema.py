@@ -258,7 +258,9 @@ class Schema(Aggregate):
 
         def change(self, state: SchemaState) -> SchemaState:
             by = self.actor_email or self.actor_subject
-            return dataclasses.replace(state, deleted=True, deleted_at=self.timestamp, deleted_by=by)
+            return dataclasses.replace(
+                state, deleted=True, deleted_at=self.timestamp, deleted_by=by
+            )
 
     class Restored(Event):
         """A soft-deleted schema was brought back."""

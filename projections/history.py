@@ -43,7 +43,8 @@ def describe_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> li
     if before is None:
         return [INITIAL]
     old, new = comparable(before), comparable(after)
-    diff = DeepDiff(old, new, view="tree")
+    # threshold_to_diff_deeper=0: always report per key, even when most keys differ.
+    diff = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
     found: list[tuple[int, int, str]] = []
     for report in ("values_changed", "type_changes", "dictionary_item_added",
                    "dictionary_item_removed"):

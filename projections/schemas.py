@@ -177,7 +177,7 @@ class SchemaProjection:
     def clear(self, cur: Cursor) -> None:
         """Forget everything (before a rebuild)."""
         for table in TABLES:
-            cur.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            cur.execute(f"DELETE FROM {table}")
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class SchemaQueries:
             )
         return None if row is None else _record(row)
 
-    def list(
+    def page(
         self,
         tenant: str,
         *,

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.postgres import PostgresFactory
 
 from domain.errors import (
     ConcurrentWriteError,
@@ -27,8 +28,8 @@ from registry.shredding import DataKeys, ShreddingMapper
 def database_of(app: Application[UUID]) -> Database:
     """The SQL access to an application's own event store database."""
     datastore = cast(Any, app.factory).datastore
-    dialect = "postgres" if "postgres" in type(app.factory).__module__ else "sqlite"
-    return Database(datastore, dialect)
+    postgres = isinstance(app.factory, PostgresFactory)
+    return Database(datastore, "postgres" if postgres else "sqlite")
 
 
 class SchemaRegistry(Application[UUID]):
@@ -68,6 +69,7 @@ class SchemaRegistry(Application[UUID]):
         """Replace a schema's content; answers the state and whether anything changed."""
         schema = self._get(uuid, actor.tenant)
         state = schema.visible_state()
+        _check_version(state, if_match)
         content = parse_content(document)
         violations = [
             Violation(f"/{name}", f"must be {current!r}: it cannot change")
@@ -76,7 +78,6 @@ class SchemaRegistry(Application[UUID]):
         ]
         if violations:
             raise SchemaValidationError(violations)
-        _check_version(state, if_match)
         changed = schema.replace(actor, content)
         if changed:
             self._save(schema)

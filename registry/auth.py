@@ -45,8 +45,8 @@ class TokenVerifier:
     """Verifies HS256 bearer tokens with a shared secret."""
 
     def __init__(self, secret: str) -> None:
-        if len(secret) < 16:
-            raise ValueError("the JWT secret must be at least 16 characters long")
+        if len(secret.encode()) < 32:
+            raise ValueError("the JWT secret must be at least 32 bytes long (RFC 7518)")
         self._secret = secret
 
     def verify(self, token: str) -> Principal:

@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", required=True)
     token.add_argument("--email")
     token.add_argument("--role", action="append", default=[], dest="roles")
-    token.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds (default 3600)")
+    token.add_argument(
+        "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds (default 3600)"
+    )
 
     projections = commands.add_parser("projections", help="manage read models")
     actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -30,7 +30,8 @@ def keys_table_statement(blob_type: str) -> str:
     """DDL of the data-key table: one live key per aggregate at most."""
     return (
         f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} ("
-        f" key_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL UNIQUE, data_key {blob_type} NOT NULL)"
+        " key_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL UNIQUE,"
+        f" data_key {blob_type} NOT NULL)"
     )
 
 
@@ -81,10 +82,12 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.append(SQL(keys_table_statement("BYTEA")))  # type: ignore[arg-type]
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
         for originator_id in _ids(kwargs):
             curs.execute(
-                SQL(f"DELETE FROM {KEYS_TABLE} WHERE originator_id = %s"),  # type: ignore[arg-type]
+                SQL(f"DELETE FROM {KEYS_TABLE} WHERE originator_id = %s"),
                 (originator_id,),
             )
 

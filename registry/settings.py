@@ -68,9 +68,7 @@ def persistence_env(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = unquote(parts.path)
-        if path.startswith("//"):
-            path = path[1:]
-        elif path.startswith("/"):
+        if path.startswith("//") or path.startswith("/"):
             path = path[1:]
         if not path:
             raise SettingsError(f"no file in SQLite URL {url!r} (use sqlite:///path/to/file.db)")
@@ -93,4 +91,6 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "10",
         }
-    raise SettingsError(f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgresql")
+    raise SettingsError(
+        f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgresql"
+    )

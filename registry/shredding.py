@@ -44,7 +44,7 @@ class DataKeys:
                 (uuid.uuid4().hex, originator_id, secrets.token_bytes(32)),
             )
             row = cur.one(
-                f"SELECT key_id, data_key FROM {KEYS_TABLE} WHERE originator_id = %s",  # noqa: S608
+                f"SELECT key_id, data_key FROM {KEYS_TABLE} WHERE originator_id = %s",
                 (originator_id,),
             )
         assert row is not None
@@ -54,7 +54,7 @@ class DataKeys:
         """A key by id; ``None`` once it was destroyed."""
         with self.db.transaction(write=False) as cur:
             row = cur.one(
-                f"SELECT data_key FROM {KEYS_TABLE} WHERE key_id = %s",  # noqa: S608
+                f"SELECT data_key FROM {KEYS_TABLE} WHERE key_id = %s",
                 (key_id.hex,),
             )
         return None if row is None else bytes(row["data_key"])

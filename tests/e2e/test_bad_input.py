@@ -1,0 +1,143 @@
+"""Bad input gets a clear RFC 9457 problem and changes nothing, on both backends."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+from litestar.testing import TestClient
+
+from registry.service import Registry
+from tests.fixtures import API, SECRET, headers, seed_create
+
+Client = TestClient[Any]
+H = headers()
+JSON = {"content-type": "application/json"}
+
+
+def token(claims: dict[str, Any], key: str = SECRET, algorithm: str = "HS256") -> dict[str, str]:
+    return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm=algorithm)}"}
+
+
+NOW = int(time.time())
+GOOD = {"sub": "u", "tenant": "acme", "exp": NOW + 600}
+UNSIGNED = jwt.encode(GOOD, None, algorithm="none")
+
+BAD_AUTH = {
+    "missing header": {},
+    "wrong scheme": {"Authorization": "Basic dXNlcjpwYXNz"},
+    "empty bearer": {"Authorization": "Bearer "},
+    "garbage token": {"Authorization": "Bearer not.a.jwt"},
+    "forged signature": token(GOOD, key="another-secret-that-is-long-enough-to-sign"),
+    "alg none": {"Authorization": f"Bearer {UNSIGNED}"},
+    "expired": token(GOOD | {"exp": NOW - 3600}),
+    "no exp": token({"sub": "u", "tenant": "acme"}),
+    "no tenant": token({"sub": "u", "exp": NOW + 600}),
+    "empty tenant": token(GOOD | {"tenant": ""}),
+    "tenant not a string": token(GOOD | {"tenant": ["acme"]}),
+    "roles not a list": token(GOOD | {"roles": "admin"}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_AUTH))
+def test_bad_credentials_are_401_and_write_nothing(
+    client: Client, registry: Registry, case: str
+) -> None:
+    before = registry.app.recorder.max_notification_id()
+    response = client.post(f"{API}/schemas", json=seed_create(), headers=BAD_AUTH[case])
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["status"] == 401
+    assert registry.app.recorder.max_notification_id() == before
+
+
+def _existing(client: Client) -> str:
+    return str(client.post(f"{API}/schemas", json=seed_create(), headers=H).json()["id"])
+
+
+BIG = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
+    # (name, method, path ({id} = an existing schema), request kwargs, status, problem slug)
+    ("malformed json", "POST", "/schemas", {"content": b"{oops", "headers": JSON}, 400,
+     "malformed-request"),
+    ("truncated json", "PUT", "/schemas/{id}", {"content": b'{"name": ', "headers": JSON}, 400,
+     "malformed-request"),
+    ("not json at all", "POST", "/schemas", {"content": b"\xff\xfe", "headers": JSON}, 400,
+     "malformed-request"),
+    ("text/plain", "POST", "/schemas", {"content": b"{}", "headers": {"content-type":
+                                                                      "text/plain"}}, 415,
+     "unsupported-media-type"),
+    ("no body", "POST", "/schemas", {"headers": JSON}, 400, "malformed-request"),
+    ("array body", "POST", "/schemas", {"json": []}, 422, "validation-failed"),
+    ("primary as 0", "POST", "/schemas", {"json": seed_create() | {"fields": [
+        {"name": "a", "type": "string", "primary": 0}]}}, 422, "validation-failed"),
+    ("primary as 'true'", "POST", "/schemas", {"json": seed_create() | {"fields": [
+        {"name": "a", "type": "string", "primary": "true"}]}}, 422, "validation-failed"),
+    ("unknown type", "POST", "/schemas", {"json": seed_create() | {"fields": [
+        {"name": "a", "type": "varchar", "primary": True}]}}, 422, "validation-failed"),
+    ("no primary", "POST", "/schemas", {"json": seed_create() | {"fields": [
+        {"name": "a", "type": "string"}]}}, 422, "validation-failed"),
+    ("duplicate field", "PUT", "/schemas/{id}", {"json": seed_create() | {"fields": [
+        {"name": "a", "type": "string", "primary": True}, {"name": "a", "type": "uuid"}]}}, 422,
+     "validation-failed"),
+    ("missing connectorId", "POST", "/schemas", {"json": {k: v for k, v in seed_create().items()
+                                                          if k != "connectorId"}}, 422,
+     "validation-failed"),
+    ("name too long", "POST", "/schemas", {"json": seed_create() | {"name": "n" * 5000}}, 422,
+     "validation-failed"),
+    ("huge body", "POST", "/schemas", {"content": BIG, "headers": JSON}, 413, "body-too-large"),
+    ("huge put", "PUT", "/schemas/{id}", {"content": BIG, "headers": JSON}, 413,
+     "body-too-large"),
+    ("unknown id", "GET", "/schemas/sch_00000000000000000000000000", {}, 404,
+     "schema-not-found"),
+    ("malformed id", "GET", "/schemas/%00%ff", {}, 404, "schema-not-found"),
+    ("unknown id put", "PUT", "/schemas/sch_00000000000000000000000000",
+     {"json": seed_create()}, 404, "schema-not-found"),
+    ("unknown id erase", "DELETE", "/schemas/connector-uuid/sch_00000000000000000000000000/erase",
+     {}, 404, "schema-not-found"),
+    ("stale if-match", "PUT", "/schemas/{id}", {"json": seed_create() | {"name": "x"},
+                                               "headers": {"If-Match": '"5"'}}, 412,
+     "stale-version"),
+    ("garbage if-match", "PUT", "/schemas/{id}", {"json": seed_create() | {"name": "x"},
+                                                 "headers": {"If-Match": "yesterday"}}, 412,
+     "stale-version"),
+    ("bad limit", "GET", "/schemas?limit=0", {}, 422, "invalid-parameter"),
+    ("huge limit", "GET", "/schemas?limit=100000", {}, 422, "invalid-parameter"),
+    ("bad cursor", "GET", "/schemas?cursor=%%%", {}, 422, "invalid-parameter"),
+    ("forged cursor", "GET", "/schemas?cursor=djE6c2NoX3h4", {}, 422, "invalid-parameter"),
+    ("bad flag", "GET", "/schemas?includeDeleted=maybe", {}, 422, "invalid-parameter"),
+    ("existing key", "POST", "/schemas", {"json": seed_create()}, 409, "schema-exists"),
+    ("restore live", "POST", "/schemas/connector-uuid/{id}/restore", {}, 409,
+     "schema-not-deleted"),
+    ("unknown route", "GET", "/nowhere", {}, 404, "not-found"),
+    ("wrong method", "PATCH", "/schemas/{id}", {"json": {}}, 405, "method-not-allowed"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_requests_get_a_problem_and_change_nothing(
+    client: Client, registry: Registry, case: tuple[str, str, str, dict[str, Any], int, str]
+) -> None:
+    _, method, path, kwargs, status, slug = case
+    schema_id = _existing(client)
+    before_events = registry.app.recorder.max_notification_id()
+    before = client.get(f"{API}/schemas/{schema_id}/history", headers=H).json()
+
+    request_headers = {**H, **kwargs.pop("headers", {})}
+    response = client.request(method, API + path.format(id=schema_id), headers=request_headers,
+                              **kwargs)
+
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"].endswith("/" + slug)
+    assert problem["title"] and problem["detail"]
+    if status == 422:
+        assert problem["errors"] and all({"pointer", "message"} == set(e)
+                                         for e in problem["errors"])
+    assert registry.app.recorder.max_notification_id() == before_events
+    assert client.get(f"{API}/schemas/{schema_id}/history", headers=H).json() == before
