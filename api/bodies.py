@@ -28,6 +28,8 @@ async def json_body(request: Request[Any, Any, Any]) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as error:
         raise BadRequestError(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequestError("the body is nested too deeply") from None
 
 
 def schema_uuid_param(text: str) -> UUID:
@@ -53,15 +55,20 @@ def _tags(header: str) -> list[str]:
     return tags
 
 
-def if_match_version(request: Request[Any, Any, Any]) -> int | None:
-    """The version ``If-Match`` requires, ``None`` when absent or ``*``; -1 never matches."""
+def if_match_versions(request: Request[Any, Any, Any]) -> frozenset[int] | None:
+    """The versions ``If-Match`` accepts (strong comparison); ``None`` when absent or ``*``.
+
+    Weak tags and anything that is not one of our entity tags never match.
+    """
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
-    tags = _tags(header)
-    if len(tags) == 1 and tags[0].isdigit():
-        return int(tags[0])
-    return -1
+    versions = set()
+    for part in header.split(","):
+        tag = part.strip()
+        if len(tag) > 2 and tag[0] == tag[-1] == '"' and is_number(tag[1:-1], digits=9):
+            versions.add(int(tag[1:-1]))
+    return frozenset(versions)
 
 
 def none_match(request: Request[Any, Any, Any], version: int) -> bool:
@@ -89,10 +96,15 @@ def query_limit(request: Request[Any, Any, Any]) -> int:
     value = request.query_params.get("limit")
     if value is None:
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not is_number(value, digits=3) or not 1 <= int(value) <= MAX_LIMIT:
         message = f"must be an integer from 1 to {MAX_LIMIT}"
         raise QueryValidationError([Violation("/query/limit", message)])
     return int(value)
+
+
+def is_number(text: str, *, digits: int) -> bool:
+    """True for ASCII decimal digits only, at most ``digits`` of them."""
+    return 0 < len(text) <= digits and text.isascii() and text.isdigit()
 
 
 def encode_cursor(schema_id: str) -> str:

@@ -14,7 +14,8 @@ from api.bodies import (
     decode_cursor,
     encode_cursor,
     etag,
-    if_match_version,
+    if_match_versions,
+    is_number,
     json_body,
     none_match,
     query_flag,
@@ -44,7 +45,8 @@ T = TypeVar("T")
 Req = Request[Any, Any, Any]
 IdParam = Annotated[str, PathParameter(description="Schema id: sch_… or its UUID")]
 CidParam = Annotated[str, PathParameter(description="Connector id of the schema")]
-IMMUTABLE = "private, max-age=31536000, immutable"
+# Versions never change, but an erase may later destroy them: keep client caches short.
+IMMUTABLE = "private, max-age=3600, immutable"
 
 
 async def run(func: Any, *args: Any) -> Any:
@@ -135,7 +137,7 @@ class SchemaController(Controller):
         """An immutable past version; erased versions answer 410."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
-        if not version.isdigit() or int(version) < 1 or len(version) > 9:
+        if not is_number(version, digits=9) or int(version) < 1:
             raise SchemaVersionNotFoundError(f"schema {id!r} has no version {version!r}")
         registry = registry_of(request)
         record = await run(registry.queries.get, principal.tenant, uuid)
@@ -174,7 +176,7 @@ class SchemaController(Controller):
             principal.actor,
             uuid,
             document,
-            if_match_version(request),
+            if_match_versions(request),
         )
         result = _result(state, "updated" if changed else "unchanged")
         return Response(result, headers={"ETag": etag(state.revision)})

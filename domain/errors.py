@@ -56,12 +56,11 @@ class SchemaNotDeletedError(RegistryError):
 
 
 class StaleVersionError(RegistryError):
-    """``If-Match`` named a version that is not the current one."""
+    """``If-Match`` did not name the current version."""
 
-    def __init__(self, expected: int, current: int) -> None:
-        self.expected = expected
+    def __init__(self, current: int) -> None:
         self.current = current
-        super().__init__(f"version {expected} is stale; the current version is {current}")
+        super().__init__(f"If-Match does not name the current version, which is {current}")
 
 
 class ConcurrentWriteError(RegistryError):

@@ -40,6 +40,8 @@ MAX_FIELDS = 500
 MAX_RELATIONSHIPS = 100
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+TEXT = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 
 Cardinality = Literal["one", "many"]
 
@@ -124,7 +126,11 @@ def _field_document() -> dict[str, Any]:
             "type": {"$ref": "#/$defs/FieldType"},
             "primary": {"type": "boolean", "default": False},
             "required": {"type": "boolean", "default": False},
-            "description": {"type": ["string", "null"], "maxLength": MAX_DESCRIPTION},
+            "description": {
+                "type": ["string", "null"],
+                "maxLength": MAX_DESCRIPTION,
+                "pattern": TEXT,
+            },
         },
     }
 
@@ -169,7 +175,12 @@ def _schema_document() -> dict[str, Any]:
         "required": ["name", "entityType", "fields"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_NAME,
+                "pattern": NO_CONTROL,
+            },
             "connectorId": {"type": "string", "pattern": SLUG},
             "key": {"type": "string", "pattern": SLUG},
             "entityType": {"type": "string", "pattern": ENTITY_TYPE},

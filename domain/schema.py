@@ -37,11 +37,6 @@ class Actor:
     email: str | None = None
     app_id: str | None = None
 
-    @property
-    def display(self) -> str:
-        """The name history shows: the e-mail when known, else the subject."""
-        return self.email or self.subject
-
 
 @dataclass(frozen=True)
 class SchemaState:

@@ -6,9 +6,12 @@ placeholders; the SQLite dialect rewrites them to ``?``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol
+
+log = logging.getLogger("registry.db")
 
 Dialect = Literal["sqlite", "postgres"]
 Row = dict[str, Any]
@@ -69,10 +72,6 @@ class Database:
         with self.datastore.transaction(commit=write) as raw:
             yield Cursor(raw, self.dialect)
 
-    def blob_type(self) -> str:
-        """The column type for raw bytes."""
-        return "BYTEA" if self.dialect == "postgres" else "BLOB"
-
     def reclaim_space(self, tables: Sequence[str]) -> None:
         """Physically drop deleted row versions, so erased content leaves no trace on disk.
 
@@ -81,7 +80,11 @@ class Database:
         """
         if self.dialect == "sqlite":
             with self.datastore.get_connection(commit=True) as conn:
-                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor = conn.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = cursor.fetchone()[0]
+            if busy:
+                log.warning("WAL checkpoint was blocked by a reader; the next erase retries it")
             return
         with self.datastore.get_connection() as conn:
             conn.autocommit = True

@@ -13,7 +13,6 @@ from deepdiff import DeepDiff
 
 INITIAL = "Initial creation"
 ERASED = "Erased"
-_ORDER = ("rename", "entity", "field-", "field+", "field~", "rel-", "rel+", "state")
 
 
 def comparable(document: dict[str, Any]) -> dict[str, Any]:

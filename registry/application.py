@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 
 from domain.errors import (
     ConcurrentWriteError,
@@ -37,6 +39,10 @@ class SchemaRegistry(Application[UUID]):
 
     name = "SchemaRegistry"
 
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the given settings configure persistence, never stray process variables."""
+        return Environment(name, dict(env or {}))
+
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = ShreddingMapper(transcoder=self.construct_transcoder())
         mapper.keys = DataKeys(database_of(self))
@@ -64,7 +70,7 @@ class SchemaRegistry(Application[UUID]):
         return schema.state
 
     def update_schema(
-        self, actor: Actor, uuid: UUID, document: Any, if_match: int | None
+        self, actor: Actor, uuid: UUID, document: Any, if_match: Collection[int] | None
     ) -> tuple[SchemaState, bool]:
         """Replace a schema's content; answers the state and whether anything changed."""
         schema = self._get(uuid, actor.tenant)
@@ -129,7 +135,7 @@ class SchemaRegistry(Application[UUID]):
             ) from None
 
 
-def _check_version(state: SchemaState, if_match: int | None) -> None:
-    if if_match is not None and if_match != state.revision:
-        raise StaleVersionError(if_match, state.revision)
+def _check_version(state: SchemaState, if_match: Collection[int] | None) -> None:
+    if if_match is not None and state.revision not in if_match:
+        raise StaleVersionError(state.revision)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,8 @@ from projections.schemas import TABLES, SchemaProjection, SchemaQueries, create_
 from registry.application import SchemaRegistry, database_of
 from registry.persistence import KEYS_TABLE
 from registry.settings import Settings, persistence_env
+
+log = logging.getLogger("registry")
 
 
 class Registry:
@@ -35,7 +39,7 @@ class Registry:
         return self._caught_up(self.app.create_schema(actor, document))
 
     def update_schema(
-        self, actor: Actor, uuid: UUID, document: Any, if_match: int | None
+        self, actor: Actor, uuid: UUID, document: Any, if_match: Collection[int] | None
     ) -> tuple[SchemaState, bool]:
         """Replace a schema's content."""
         state, changed = self.app.update_schema(actor, uuid, document, if_match)
@@ -52,11 +56,19 @@ class Registry:
     def erase_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
         """Erase a schema for good, then reclaim the space its content used."""
         state = self._caught_up(self.app.erase_schema(actor, connector_id, uuid))
-        self.db.reclaim_space([*TABLES, KEYS_TABLE])
+        try:
+            self.db.reclaim_space([*TABLES, KEYS_TABLE])
+        except Exception:  # the erase is committed; the space is reclaimed by a later erase
+            log.exception("could not reclaim space after erasing %s", state.schema_id)
         return state
 
     def _caught_up(self, state: SchemaState) -> SchemaState:
-        self.projector.catch_up()
+        # The events are committed: a failing catch-up must not turn that into an error.
+        # The follower (and the next write) retries it.
+        try:
+            self.projector.catch_up()
+        except Exception:
+            log.exception("read models could not catch up after a write; will retry")
         return state
 
     # Operations.

@@ -90,6 +90,9 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": "15",
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "10",
+            # The database-function insert path bypasses the recorder hook that destroys
+            # data keys on erase: it must stay off.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
     raise SettingsError(
         f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgresql"

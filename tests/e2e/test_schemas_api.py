@@ -86,7 +86,7 @@ def test_put_rules(client: Client) -> None:
     body["fields"][1]["required"] = True
     stale = client.put(url, json=body, headers={**H, "If-Match": '"0"'})
     assert stale.status_code == 412 and stale.json()["currentVersion"] == 1
-    updated = client.put(url, json=body, headers={**H, "If-Match": '"1"'})
+    updated = client.put(url, json=body, headers={**H, "If-Match": '"7", "1"'})
     assert updated.status_code == 200 and updated.json()["status"] == "updated"
     assert updated.headers["etag"] == '"2"'
     moved = client.put(url, json=seed_create() | {"connectorId": "elsewhere"}, headers=H)

@@ -35,7 +35,7 @@ def test_commands_answer_after_the_read_models_show_them(registry: Registry) -> 
     assert record is not None and record.version == 1
     document = seed_create()
     document["fields"].append({"name": "department", "type": "string"})
-    registry.update_schema(ADMIN, state.id, document, if_match=1)
+    registry.update_schema(ADMIN, state.id, document, if_match={1})
     record = registry.queries.get("acme", state.id)
     assert record is not None and record.version == 2
     assert registry.projector.position() == registry.app.recorder.max_notification_id()
@@ -50,7 +50,7 @@ def test_invalid_commands_write_nothing(registry: Registry) -> None:
         (SchemaValidationError, lambda: registry.update_schema(ADMIN, state.id, bad, None)),
         (SchemaValidationError, lambda: registry.update_schema(
             ADMIN, state.id, {**seed_create(), "connectorId": "other"}, None)),
-        (StaleVersionError, lambda: registry.update_schema(ADMIN, state.id, devices(), 7)),
+        (StaleVersionError, lambda: registry.update_schema(ADMIN, state.id, devices(), {7})),
         (SchemaAlreadyExistsError, lambda: registry.create_schema(ADMIN, seed_create())),
         (SchemaNotFoundError, lambda: registry.delete_schema(ADMIN, "wrong-connector", state.id)),
         (SchemaNotFoundError, lambda: registry.erase_schema(
@@ -90,7 +90,7 @@ def test_racing_threads_each_get_a_version_or_a_conflict(registry: Registry) -> 
     def rename(index: int) -> None:
         barrier.wait()
         try:
-            registry.update_schema(ADMIN, state.id, seed_create() | {"name": f"n{index}"}, 1)
+            registry.update_schema(ADMIN, state.id, seed_create() | {"name": f"n{index}"}, {1})
             outcomes.append("ok")
         except (ConcurrentWriteError, StaleVersionError):
             outcomes.append("conflict")
