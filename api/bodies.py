@@ -55,12 +55,11 @@ def _tags(header: str) -> list[str]:
     return tags
 
 
-def if_match_versions(request: Request[Any, Any, Any]) -> frozenset[int] | None:
+def if_match_versions(header: str | None) -> frozenset[int] | None:
     """The versions ``If-Match`` accepts (strong comparison); ``None`` when absent or ``*``.
 
     Weak tags and anything that is not one of our entity tags never match.
     """
-    header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
     versions = set()
@@ -71,17 +70,15 @@ def if_match_versions(request: Request[Any, Any, Any]) -> frozenset[int] | None:
     return frozenset(versions)
 
 
-def none_match(request: Request[Any, Any, Any], version: int) -> bool:
-    """True when ``If-None-Match`` names the current version (or ``*``)."""
-    header = request.headers.get("if-none-match")
+def none_match(header: str | None, version: int) -> bool:
+    """True when an ``If-None-Match`` header names the current version (or ``*``)."""
     if header is None:
         return False
     return header.strip() == "*" or str(version) in _tags(header)
 
 
-def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
+def query_flag(value: str | None, name: str) -> bool:
     """A boolean query parameter: ``true``/``false`` (absent is false)."""
-    value = request.query_params.get(name)
     if value is None:
         return False
     if value.lower() in ("true", "1"):
@@ -91,9 +88,8 @@ def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
     raise QueryValidationError([Violation(f"/query/{name}", "must be true or false")])
 
 
-def query_limit(request: Request[Any, Any, Any]) -> int:
+def query_limit(value: str | None) -> int:
     """The page size: 1 to 200, default 50."""
-    value = request.query_params.get("limit")
     if value is None:
         return DEFAULT_LIMIT
     if not is_number(value, digits=3) or not 1 <= int(value) <= MAX_LIMIT:
@@ -112,9 +108,8 @@ def encode_cursor(schema_id: str) -> str:
     return base64.urlsafe_b64encode(f"v1:{schema_id}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(request: Request[Any, Any, Any]) -> str | None:
+def decode_cursor(value: str | None) -> str | None:
     """The schema id a ``cursor`` query parameter points after."""
-    value = request.query_params.get("cursor")
     if value is None:
         return None
     try:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
 from api.errors import PROBLEM_JSON
+from domain.model import model_documents
 
 _DESCRIPTIONS = {
     304: "Not modified",
@@ -38,6 +43,29 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[ProblemViolation] | None = None
     existingId: str | None = None
     currentVersion: int | None = None
+
+
+@dataclass
+class RawSchema(Schema):
+    """A JSON Schema 2020-12 document embedded as is (OpenAPI 3.1 speaks 2020-12)."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_schema(self) -> dict[str, Any]:
+        return self.raw
+
+
+@dataclass
+class SchemaBodyOperation(Operation):
+    """An operation whose JSON body is the model's ``Schema`` document."""
+
+    def __post_init__(self) -> None:
+        document = {k: v for k, v in model_documents()["Schema"].items() if k != "$schema"}
+        self.request_body = RequestBody(
+            required=True,
+            description="A Schema document (validated strictly; wrong types answer 422)",
+            content={"application/json": OpenAPIMediaType(schema=RawSchema(raw=document))},
+        )
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.params import PathParameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api.auth import principal_of
 from api.bodies import (
@@ -30,7 +30,7 @@ from api.models import (
     WriteResult,
     schema_out,
 )
-from api.openapi import problems
+from api.openapi import SchemaBodyOperation, problems
 from domain.errors import (
     SchemaDeletedError,
     SchemaErasedError,
@@ -46,6 +46,16 @@ Req = Request[Any, Any, Any]
 IdParam = Annotated[str, PathParameter(description="Schema id: sch_… or its UUID")]
 CidParam = Annotated[str, PathParameter(description="Connector id of the schema")]
 # Versions never change, but an erase may later destroy them: keep client caches short.
+IfMatch = Annotated[
+    str | None, HeaderParameter(name="If-Match", description='"<version>": 412 unless current')
+]
+IfNoneMatch = Annotated[
+    str | None, HeaderParameter(name="If-None-Match", description='"<version>": 304 if current')
+]
+IncludeDeleted = Annotated[
+    str | None,
+    QueryParameter(name="includeDeleted", description="true: also soft-deleted schemas"),
+]
 IMMUTABLE = "private, max-age=3600, immutable"
 
 
@@ -84,34 +94,48 @@ class SchemaController(Controller):
     tags = ("schemas",)
 
     @get("/", responses=problems(401, 422), summary="List schemas")
-    async def list_schemas(self, request: Req) -> SchemaList:
+    async def list_schemas(
+        self,
+        request: Req,
+        connector_id: Annotated[str | None, QueryParameter(name="connectorId")] = None,
+        entity_type: Annotated[str | None, QueryParameter(name="entityType")] = None,
+        limit: Annotated[str | None, QueryParameter(description="1 to 200, default 50")] = None,
+        cursor: Annotated[str | None, QueryParameter(description="nextCursor of a page")] = None,
+        include_deleted: IncludeDeleted = None,
+    ) -> SchemaList:
         """Schemas of the caller's tenant in id order, filtered and paginated."""
         principal = principal_of(request)
-        limit = query_limit(request)
+        page_size = query_limit(limit)
         rows = await run(
             partial(
                 registry_of(request).queries.page,
                 principal.tenant,
-                connector_id=request.query_params.get("connectorId"),
-                entity_type=request.query_params.get("entityType"),
-                include_deleted=query_flag(request, "includeDeleted"),
-                after=decode_cursor(request),
-                limit=limit + 1,
+                connector_id=connector_id,
+                entity_type=entity_type,
+                include_deleted=query_flag(include_deleted, "includeDeleted"),
+                after=decode_cursor(cursor),
+                limit=page_size + 1,
             )
         )
-        page = [schema_out(row) for row in rows[:limit]]
-        cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-        return SchemaList(schemas=page, next_cursor=cursor)
+        page = [schema_out(row) for row in rows[:page_size]]
+        next_cursor = encode_cursor(page[-1].id) if len(rows) > page_size else None
+        return SchemaList(schemas=page, next_cursor=next_cursor)
 
-    @get("/{id:str}", responses=problems(401, 404, 410), summary="Get a schema")
-    async def get_schema(self, request: Req, id: IdParam) -> Response[Any]:
+    @get("/{id:str}", responses=problems(401, 404, 410, 422), summary="Get a schema")
+    async def get_schema(
+        self,
+        request: Req,
+        id: IdParam,
+        include_deleted: IncludeDeleted = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[Any]:
         """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
         record = await run(registry_of(request).queries.get, principal.tenant, uuid)
-        record = _visible(record, id, query_flag(request, "includeDeleted"))
+        record = _visible(record, id, query_flag(include_deleted, "includeDeleted"))
         headers = {"ETag": etag(record.version), "Cache-Control": "private, no-cache"}
-        if none_match(request, record.version):
+        if none_match(if_none_match, record.version):
             return Response(None, status_code=304, headers=headers)
         assert record.document is not None
         return Response(schema_out(record.document), headers=headers)
@@ -151,7 +175,12 @@ class SchemaController(Controller):
         headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
         return Response(schema_out(document), headers=headers)
 
-    @post("/", responses=problems(400, 401, 409, 413, 415, 422), summary="Create a schema")
+    @post(
+        "/",
+        responses=problems(400, 401, 409, 413, 415, 422),
+        summary="Create a schema",
+        operation_class=SchemaBodyOperation,
+    )
     async def create_schema(self, request: Req) -> Response[WriteResult]:
         """Create a schema; its id follows from tenant, connectorId and key."""
         principal = principal_of(request)
@@ -165,8 +194,11 @@ class SchemaController(Controller):
         "/{id:str}",
         responses=problems(400, 401, 404, 409, 410, 412, 413, 415, 422),
         summary="Replace a schema's name, entity type, fields and relationships",
+        operation_class=SchemaBodyOperation,
     )
-    async def update_schema(self, request: Req, id: IdParam) -> Response[WriteResult]:
+    async def update_schema(
+        self, request: Req, id: IdParam, if_match: IfMatch = None
+    ) -> Response[WriteResult]:
         """Full replacement; one new version, or ``unchanged`` when nothing differs."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
@@ -176,7 +208,7 @@ class SchemaController(Controller):
             principal.actor,
             uuid,
             document,
-            if_match_versions(request),
+            if_match_versions(if_match),
         )
         result = _result(state, "updated" if changed else "unchanged")
         return Response(result, headers={"ETag": etag(state.revision)})
