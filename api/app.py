@@ -9,10 +9,14 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from api.audit import AuditMiddleware
 from api.auth import bearer_auth
 from api.errors import EXCEPTION_HANDLERS
 from api.generate import GenerateController, ModelController, health
+from api.permissions import role_guard
 from api.schemas import SchemaController
+from api.tokens import TokenController
+from api.trail import AuditController
 from registry.auth import TokenVerifier
 from registry.service import Registry
 from registry.settings import Settings
@@ -24,7 +28,7 @@ def create_app(
     settings: Settings, *, registry: Registry | None = None, follow: bool = False
 ) -> Litestar:
     """The API app. It opens its own registry on start-up unless one is given."""
-    verifier = TokenVerifier(settings.signing_secret(create=True))
+    verifier = TokenVerifier.from_settings(settings.jwt_settings())
     state = State({"registry": registry})
 
     def start(app: Litestar) -> None:
@@ -39,13 +43,19 @@ def create_app(
             app.state.registry.close()
             app.state.registry = None
 
-    api = Router(
-        path=API_PREFIX,
-        route_handlers=[SchemaController, GenerateController, ModelController],
+    internal = Router(
+        path="/",
+        route_handlers=[
+            Router(API_PREFIX, route_handlers=[SchemaController, GenerateController,
+                                               ModelController]),
+            TokenController,
+            AuditController,
+        ],
+        guards=[role_guard],
     )
     return Litestar(
-        route_handlers=[api, health],
-        middleware=[bearer_auth(verifier)],
+        route_handlers=[internal, health],
+        middleware=[AuditMiddleware(), bearer_auth(verifier)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         on_startup=[start],

@@ -11,7 +11,7 @@ import msgspec
 from litestar import Request
 
 from api.errors import BadRequestError, QueryValidationError, UnsupportedMediaTypeError
-from domain.errors import SchemaNotFoundError, Violation
+from domain.errors import NOT_FOUND, SchemaNotFoundError, Violation
 from domain.ids import decode_schema_id
 
 MAX_LIMIT = 200
@@ -36,7 +36,7 @@ def schema_uuid_param(text: str) -> UUID:
     """A schema id path parameter in either form (``sch_…`` or UUID); 404 when neither."""
     value = decode_schema_id(text)
     if value is None:
-        raise SchemaNotFoundError(f"schema {text!r} not found")
+        raise SchemaNotFoundError(NOT_FOUND)
     return value
 
 

@@ -26,6 +26,7 @@ from domain.errors import (
     StaleVersionError,
     Violation,
 )
+from domain.tokens import TokenNotFoundError, TokenRevokedError
 from registry.auth import AuthenticationError
 
 PROBLEM_JSON = "application/problem+json"
@@ -59,6 +60,10 @@ _HTTP_SLUGS = {
 }
 
 
+class PermissionDeniedError(RegistryError):
+    """The caller is authenticated but none of its roles allows this route."""
+
+
 class BadRequestError(RegistryError):
     """The request is malformed (e.g. its body is not JSON)."""
 
@@ -74,6 +79,19 @@ class QueryValidationError(SchemaValidationError):
 _MAPPING[BadRequestError] = (400, "malformed-request", "Malformed request")
 _MAPPING[UnsupportedMediaTypeError] = (415, "unsupported-media-type", "Unsupported media type")
 _MAPPING[QueryValidationError] = (422, "invalid-parameter", "Invalid parameter")
+_MAPPING[PermissionDeniedError] = (403, "forbidden", "Forbidden")
+_MAPPING[TokenNotFoundError] = (404, "api-token-not-found", "API token not found")
+_MAPPING[TokenRevokedError] = (409, "api-token-revoked", "API token already revoked")
+
+
+def status_for(error: BaseException) -> int:
+    """The HTTP status an error is answered with."""
+    if isinstance(error, HTTPException):
+        return 400 if isinstance(error, ValidationException) else error.status_code
+    for cls in type(error).__mro__:
+        if cls in _MAPPING:
+            return _MAPPING[cls][0]
+    return 500
 
 
 def problem(

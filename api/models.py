@@ -107,3 +107,54 @@ class Health(Base):
 def schema_out(document: dict[str, Any]) -> SchemaOut:
     """A read-model document as a response Struct."""
     return msgspec.convert(document, SchemaOut, from_attributes=False)
+
+
+class TokenOut(Base):
+    """An API token as listed: never its secret."""
+
+    id: str
+    name: str
+    app_id: str
+    tenant: str
+    created_at: str
+    created_by: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+class IssuedToken(TokenOut):
+    """A newly issued token, with its secret: shown this once only."""
+
+    token: str
+
+
+class TokenList(Base):
+    """The API tokens of a tenant."""
+
+    tokens: list[TokenOut]
+
+
+class AuditEntry(Base):
+    """One audited request."""
+
+    id: str
+    time: str
+    tenant: str
+    authenticated: bool
+    actor: str | None
+    subject: str | None
+    app_id: str | None
+    method: str
+    route: str
+    path: str
+    schema_id: str | None
+    status: int
+    outcome: str
+
+
+class AuditPage(Base):
+    """A page of the audit trail, newest first."""
+
+    entries: list[AuditEntry]
+    next_cursor: str | None

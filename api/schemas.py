@@ -32,6 +32,7 @@ from api.models import (
 )
 from api.openapi import SchemaBodyOperation, problems
 from domain.errors import (
+    NOT_FOUND,
     SchemaDeletedError,
     SchemaErasedError,
     SchemaNotFoundError,
@@ -77,7 +78,7 @@ def _result(state: SchemaState, status: str) -> WriteResult:
 
 def _visible(record: SchemaRecord | None, text_id: str, include_deleted: bool) -> SchemaRecord:
     if record is None:
-        raise SchemaNotFoundError(f"schema {text_id!r} not found")
+        raise SchemaNotFoundError(NOT_FOUND)
     if record.status == "erased":
         raise SchemaErasedError(f"schema {record.schema_id} was erased")
     if record.status == "deleted" and not include_deleted:
@@ -147,7 +148,7 @@ class SchemaController(Controller):
         uuid = schema_uuid_param(id)
         entries = await run(registry_of(request).queries.history, principal.tenant, uuid)
         if not entries:
-            raise SchemaNotFoundError(f"schema {id!r} not found")
+            raise SchemaNotFoundError(NOT_FOUND)
         return History(history=[HistoryEntry(**_snake(e)) for e in entries])
 
     @get(
@@ -161,12 +162,12 @@ class SchemaController(Controller):
         """An immutable past version; erased versions answer 410."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
-        if not is_number(version, digits=9) or int(version) < 1:
-            raise SchemaVersionNotFoundError(f"schema {id!r} has no version {version!r}")
         registry = registry_of(request)
         record = await run(registry.queries.get, principal.tenant, uuid)
         if record is None:
-            raise SchemaNotFoundError(f"schema {id!r} not found")
+            raise SchemaNotFoundError(NOT_FOUND)
+        if not is_number(version, digits=9) or int(version) < 1:
+            raise SchemaVersionNotFoundError(f"schema {record.schema_id} has no such version")
         document = await run(registry.queries.version, principal.tenant, uuid, int(version))
         if document is None:
             if int(version) <= record.erased_through:

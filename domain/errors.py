@@ -25,6 +25,10 @@ class SchemaValidationError(RegistryError):
         super().__init__("; ".join(f"{v.pointer or '/'}: {v.message}" for v in violations))
 
 
+NOT_FOUND = "schema not found"
+"""The one message of every unknown id: it never says whether the id exists elsewhere."""
+
+
 class SchemaNotFoundError(RegistryError):
     """No schema with that id exists for the caller's tenant."""
 

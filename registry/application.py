@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any, cast
 from uuid import UUID
@@ -11,7 +12,9 @@ from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
+from domain.audit import AuditRecord
 from domain.errors import (
+    NOT_FOUND,
     ConcurrentWriteError,
     SchemaAlreadyExistsError,
     SchemaNotFoundError,
@@ -20,11 +23,15 @@ from domain.errors import (
     Violation,
 )
 from domain.ids import encode_schema_id, schema_uuid
-from domain.model import parse_content
+from domain.model import SLUG, parse_content
 from domain.schema import Actor, Schema, SchemaState
+from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.db import Database
+from registry import tokens
 from registry.persistence import DESTROY_KEYS
 from registry.shredding import DataKeys, ShreddingMapper
+
+SLUG_PATTERN = re.compile(SLUG.replace("$", r"\Z"))
 
 
 def database_of(app: Application[UUID]) -> Database:
@@ -110,29 +117,83 @@ class SchemaRegistry(Application[UUID]):
         self._save(schema, **{DESTROY_KEYS: [uuid]})
         return schema.state
 
+    # API tokens -------------------------------------------------------------------------
+
+    def issue_api_token(
+        self, actor: Actor, name: str, app_id: str | None
+    ) -> tuple[TokenState, str]:
+        """Issue a token for the actor's tenant; answers its state and the one-time secret."""
+        _check_token_fields(name, app_id)
+        secret = tokens.generate()
+        token = ApiToken.issue(
+            actor, secret.token_id, name, app_id or str(secret.token_id), secret.secret_hash
+        )
+        self.save(token)
+        return token.state, secret.text
+
+    def revoke_api_token(self, actor: Actor, token_id: UUID) -> TokenState:
+        """Revoke a token of the actor's tenant."""
+        token = self._token(token_id, actor.tenant)
+        token.revoke(actor)
+        self._save(token)
+        return token.state
+
+    def record_token_use(self, actor: Actor, token_id: UUID) -> None:
+        """Note that a token authenticated a request."""
+        token = self._token(token_id, actor.tenant)
+        token.record_use(actor)
+        self._save(token)
+
+    def _token(self, token_id: UUID, tenant: str) -> ApiToken:
+        try:
+            token = cast(ApiToken, self.repository.get(token_id))
+        except AggregateNotFoundError:
+            raise TokenNotFoundError("API token not found") from None
+        if not isinstance(token, ApiToken) or token.state.tenant != tenant:
+            raise TokenNotFoundError("API token not found")
+        return token
+
+    # Audit ------------------------------------------------------------------------------
+
+    def record_audit(self, **fields: Any) -> None:
+        """Append one audit record."""
+        self.save(AuditRecord.record(**fields))
+
     def _get(
         self, uuid: UUID, tenant: str | None = None, connector_id: str | None = None
     ) -> Schema:
         try:
             schema = cast(Schema, self.repository.get(uuid))
         except AggregateNotFoundError:
-            raise SchemaNotFoundError(f"schema {encode_schema_id(uuid)} not found") from None
+            raise SchemaNotFoundError(NOT_FOUND) from None
+        if not isinstance(schema, Schema):
+            raise SchemaNotFoundError(NOT_FOUND)
         state = schema.state
         wrong_tenant = tenant is not None and state.tenant != tenant
         wrong_connector = (
             connector_id is not None and state.exists and state.connector_id != connector_id
         )
         if wrong_tenant or wrong_connector:
-            raise SchemaNotFoundError(f"schema {encode_schema_id(uuid)} not found")
+            raise SchemaNotFoundError(NOT_FOUND)
         return schema
 
-    def _save(self, schema: Schema, **kwargs: Any) -> None:
+    def _save(self, aggregate: Schema | ApiToken, **kwargs: Any) -> None:
         try:
-            self.save(schema, **kwargs)
+            self.save(aggregate, **kwargs)
         except IntegrityError:
             raise ConcurrentWriteError(
-                f"schema {schema.state.schema_id} was changed by another request; retry"
+                "the resource was changed by another request at the same time; retry"
             ) from None
+
+
+def _check_token_fields(name: str, app_id: str | None) -> None:
+    violations = []
+    if not isinstance(name, str) or not 1 <= len(name) <= 100 or not name.isprintable():
+        violations.append(Violation("/name", "must be 1 to 100 printable characters"))
+    if app_id is not None and (not isinstance(app_id, str) or not SLUG_PATTERN.match(app_id)):
+        violations.append(Violation("/appId", f"must match {SLUG}"))
+    if violations:
+        raise SchemaValidationError(violations)
 
 
 def _check_version(state: SchemaState, if_match: Collection[int] | None) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
+from domain.errors import RegistryError
+from domain.schema import Actor
 from registry.auth import DEFAULT_TTL_SECONDS, issue_token
-from registry.settings import Settings, SettingsError
+from registry.settings import Settings
+
+DEV_TENANT = "default"
+ADMIN_TOKEN_FILE = "admin-api-token"  # noqa: S105 - a file name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +42,20 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds (default 3600)"
     )
 
+    api_token = commands.add_parser("api-token", help="issue, list and revoke API tokens")
+    token_actions = api_token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = token_actions.add_parser("create", help="issue a token (alone on the last line)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--app-id", help="application id stamped on events (default: token id)")
+    listing = token_actions.add_parser("list", help="list a tenant's tokens (never secrets)")
+    listing.add_argument("--tenant", required=True)
+    revoke = token_actions.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("--tenant", required=True)
+    revoke.add_argument("token_id")
+    for sub in (create, listing, revoke):
+        sub.add_argument("--database-url")
+
     projections = commands.add_parser("projections", help="manage read models")
     actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")
     rebuild = actions.add_parser("rebuild", help="rebuild every read model from the event store")
@@ -45,12 +68,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian.constants import Interfaces
 
     settings = settings.with_database_url(args.database_url)
-    settings.signing_secret(create=True)
+    settings.jwt_settings()  # fail early on a bad key configuration
+    first_token = _first_admin_token(settings)
     os.environ["REGISTRY_DATABASE_URL"] = settings.database_url
     os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
-    print(f"Connector Schema Registry on http://{args.host}:{args.port}", file=sys.stderr)
+    base = f"http://{args.host}:{args.port}"
+    print(f"Connector Schema Registry on {base}", file=sys.stderr)
     print(f"  database: {_redacted(settings.database_url)}", file=sys.stderr)
-    print("  token:    registry token --tenant <tenant> --subject <you>", file=sys.stderr)
+    if first_token is not None:
+        print(f"  first start: an admin API token of tenant '{DEV_TENANT}' is in {first_token}",
+              file=sys.stderr)
+    token_file = settings.data_dir / ADMIN_TOKEN_FILE
+    if token_file.exists():
+        print("  try it:\n"
+              f"    JWT=$(registry token --tenant {DEV_TENANT} --subject you --role admin)\n"
+              f"    curl -H \"Authorization: Bearer $JWT\" -H \"X-API-Token: $(cat {token_file})\""
+              f" {base}/internal/v1/connector/universal/schemas", file=sys.stderr)
     Granian(
         "api.app:app_from_env",
         address=args.host,
@@ -62,6 +95,52 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _first_admin_token(settings: Settings) -> Path | None:
+    """On a fresh embedded database, issue a first admin API token into the data directory."""
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    if not settings.database_url.startswith("sqlite:") or path.exists():
+        return None
+    from registry.service import Registry
+
+    registry = Registry(settings)
+    try:
+        if registry.tokens.count() > 0:
+            return None
+        actor = Actor(subject="registry-serve", tenant=DEV_TENANT)
+        _, text = registry.issue_api_token(actor, "first admin token", "bootstrap")
+    finally:
+        registry.close()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+    return path
+
+
+def _api_token(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.service import Registry
+
+    registry = Registry(settings.with_database_url(args.database_url))
+    actor = Actor(subject=f"cli:{getpass.getuser()}", tenant=args.tenant)
+    try:
+        if args.action == "create":
+            state, text = registry.issue_api_token(actor, args.name, args.app_id)
+            print(f"issued API token {state.id} ({state.name!r}, appId {state.app_id!r}) "
+                  f"for tenant {state.tenant!r}; it is shown only once:", file=sys.stderr)
+            print(text)
+        elif args.action == "list":
+            for document in registry.tokens.for_tenant(args.tenant):
+                print(json.dumps(document))
+        else:
+            registry.revoke_api_token(actor, uuid.UUID(args.token_id))
+            print(f"revoked API token {args.token_id}", file=sys.stderr)
+    except (RegistryError, ValueError) as error:
+        print(f"registry: {error}", file=sys.stderr)
+        return 1
+    finally:
+        registry.close()
+    return 0
+
+
 def _redacted(url: str) -> str:
     if "@" not in url:
         return url
@@ -70,6 +149,10 @@ def _redacted(url: str) -> str:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.uses_key_file:
+        print("registry: this registry verifies bearer tokens with a public key or JWKS file; "
+              "get tokens from your identity provider", file=sys.stderr)
+        return 2
     secret = settings.signing_secret(create=True)
     print(issue_token(secret, tenant=args.tenant, subject=args.subject, email=args.email,
                       roles=args.roles, ttl_seconds=args.ttl))
@@ -105,8 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, settings)
         if args.command == "token":
             return _token(args, settings)
+        if args.command == "api-token":
+            return _api_token(args, settings)
         return _rebuild(args, settings)
-    except SettingsError as error:
+    except ValueError as error:  # SettingsError, or a bad JWT key configuration
         print(f"registry: {error}", file=sys.stderr)
         return 2
 

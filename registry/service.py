@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.schema import Actor, SchemaState
-from projections.runner import Follower, Progress, Projector
-from projections.schemas import TABLES, SchemaProjection, SchemaQueries, create_tables
+from domain.tokens import TokenState
+from projections.audit import AuditProjection, AuditQueries
+from projections.audit import create_tables as audit_tables
+from projections.runner import Follower, Progress, Projection, Projector
+from projections.schemas import TABLES, SchemaProjection, SchemaQueries
+from projections.schemas import create_tables as schema_tables
+from projections.tokens import TokenProjection, TokenQueries
+from projections.tokens import create_tables as token_tables
 from registry.application import SchemaRegistry, database_of
 from registry.persistence import KEYS_TABLE
 from registry.settings import Settings, persistence_env
 
 log = logging.getLogger("registry")
+T = TypeVar("T")
 
 
 class Registry:
@@ -24,12 +31,16 @@ class Registry:
         self.settings = settings
         self.app = SchemaRegistry(env=persistence_env(settings.database_url))
         self.db = database_of(self.app)
-        create_tables(self.db)
+        for create in (schema_tables, token_tables, audit_tables):
+            create(self.db)
+        projections: list[Projection] = [SchemaProjection(), TokenProjection(), AuditProjection()]
         self.projector = Projector(
-            self.db, self.app.recorder, self.app.mapper, [SchemaProjection()], name="schemas"
+            self.db, self.app.recorder, self.app.mapper, projections, name="read_models"
         )
         self.projector.create_tables()
         self.queries = SchemaQueries(self.db)
+        self.tokens = TokenQueries(self.db)
+        self.audit = AuditQueries(self.db)
         self._follower: Follower | None = None
 
     # Commands: each answers after the read models have caught up (read-your-writes).
@@ -62,7 +73,29 @@ class Registry:
             log.exception("could not reclaim space after erasing %s", state.schema_id)
         return state
 
-    def _caught_up(self, state: SchemaState) -> SchemaState:
+    def issue_api_token(
+        self, actor: Actor, name: str, app_id: str | None
+    ) -> tuple[TokenState, str]:
+        """Issue an API token; the secret text is returned once and never stored."""
+        state, text = self.app.issue_api_token(actor, name, app_id)
+        self._caught_up(state)
+        return state, text
+
+    def revoke_api_token(self, actor: Actor, token_id: UUID) -> TokenState:
+        """Revoke an API token."""
+        return self._caught_up(self.app.revoke_api_token(actor, token_id))
+
+    def record_token_use(self, actor: Actor, token_id: UUID) -> None:
+        """Note that a token was used."""
+        self.app.record_token_use(actor, token_id)
+        self._caught_up(None)
+
+    def record_audit(self, **fields: Any) -> None:
+        """Append an audit record, visible to the next read."""
+        self.app.record_audit(**fields)
+        self._caught_up(None)
+
+    def _caught_up(self, state: T) -> T:
         # The events are committed: a failing catch-up must not turn that into an error.
         # The follower (and the next write) retries it.
         try:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from registry.auth import JwtSettings
+
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -24,6 +26,8 @@ class Settings:
     database_url: str
     data_dir: Path
     jwt_secret: str | None = None
+    jwt_env: tuple[tuple[str, str], ...] = ()
+    """The ``REGISTRY_JWT_*`` variables (key files, issuer, audience, leeway)."""
     max_body_bytes: int = MAX_BODY_BYTES
     follow_interval: float = 0.5
 
@@ -37,7 +41,22 @@ class Settings:
             database_url=url,
             data_dir=data_dir,
             jwt_secret=env.get("REGISTRY_JWT_SECRET") or None,
+            jwt_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("REGISTRY_JWT_"))),
         )
+
+    @property
+    def uses_key_file(self) -> bool:
+        """True when bearer tokens are verified with a public key or JWKS file."""
+        env = dict(self.jwt_env)
+        return bool(env.get("REGISTRY_JWT_JWKS_FILE") or env.get("REGISTRY_JWT_PUBLIC_KEY_FILE"))
+
+    def jwt_settings(self) -> JwtSettings:
+        """How bearer tokens are verified; the data directory's secret is the fallback."""
+        env = dict(self.jwt_env)
+        if self.jwt_secret:
+            env["REGISTRY_JWT_SECRET"] = self.jwt_secret
+        default = None if self.uses_key_file else self.signing_secret(create=True)
+        return JwtSettings.from_env(env, default_secret=default)
 
     def with_database_url(self, url: str | None) -> Settings:
         """A copy with another database URL (when one is given)."""

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from registry.service import Registry
 from registry.settings import Settings
-from tests.fixtures import SECRET
+from tests.fixtures import SECRET, Credentials
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresServer
@@ -84,9 +84,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 def registry(backend: Backend) -> Iterator[Registry]:
     """The registry (application, read models, queries) on a fresh database."""
     instance = Registry(backend.settings())
+    Credentials.use(instance)
     try:
         yield instance
     finally:
+        Credentials.use(None)
         instance.close()
 
 

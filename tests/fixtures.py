@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from domain.schema import Actor
 from registry.auth import issue_token
+
+if TYPE_CHECKING:
+    from registry.service import Registry
 
 SECRET = "test-secret-0123456789-abcdefghij"
 API = "/internal/v1/connector/universal"
@@ -66,10 +70,72 @@ def with_marker(marker: str) -> dict[str, Any]:
     }
 
 
+class Credentials:
+    """Where API tokens for test callers come from: the registry of the running test."""
+
+    registry: Registry | None = None
+    issued: ClassVar[dict[tuple[str, str], str]] = {}
+
+    @classmethod
+    def use(cls, registry: Registry | None) -> None:
+        """Issue tokens from this registry from now on (``None``: none)."""
+        cls.registry = registry
+        cls.issued.clear()
+
+    @classmethod
+    def api_token(cls, tenant: str, app_id: str) -> str:
+        """An API token of the tenant and application, issued once per test."""
+        key = (tenant, app_id)
+        if key not in cls.issued:
+            assert cls.registry is not None, "use the 'registry' fixture to call the API"
+            setup = Actor(subject="test-setup", tenant=tenant)
+            _, cls.issued[key] = cls.registry.issue_api_token(setup, f"tests {app_id}", app_id)
+        return cls.issued[key]
+
+
+class AuthHeaders(Mapping[str, str]):
+    """Both credentials of a caller, made when a request first reads them."""
+
+    def __init__(self, tenant: str, subject: str, email: str | None, roles: tuple[str, ...],
+                 app_id: str) -> None:
+        self.identity = (tenant, subject, email, roles, app_id)
+
+    def _headers(self) -> dict[str, str]:
+        tenant, subject, email, roles, app_id = self.identity
+        jwt = issue_token(SECRET, tenant=tenant, subject=subject, email=email, roles=roles)
+        return {"Authorization": f"Bearer {jwt}",
+                "X-API-Token": Credentials.api_token(tenant, app_id)}
+
+    def __getitem__(self, key: str) -> str:
+        return self._headers()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("Authorization", "X-API-Token"))
+
+    def __len__(self) -> int:
+        return 2
+
+
 def headers(
     tenant: str = "acme", subject: str = "admin-1", email: str | None = "admin@example.com",
-    roles: tuple[str, ...] = ("admin",),
-) -> dict[str, str]:
-    """Authorization headers for a caller."""
-    token = issue_token(SECRET, tenant=tenant, subject=subject, email=email, roles=roles)
+    roles: tuple[str, ...] = ("admin",), app_id: str = "test-app",
+) -> AuthHeaders:
+    """Both credentials (bearer JWT and API token) of a caller."""
+    return AuthHeaders(tenant, subject, email, roles, app_id)
+
+
+def content_snapshot(registry: Registry) -> dict[str, Any]:
+    """Everything a request could change, except the audit trail and token use times."""
+    with registry.db.transaction(write=False) as cur:
+        return {
+            "schemas": cur.all("SELECT * FROM registry_schemas ORDER BY uuid"),
+            "versions": cur.all("SELECT * FROM registry_schema_versions ORDER BY uuid, version"),
+            "tokens": cur.all("SELECT token_id, revoked_at FROM registry_api_tokens"
+                              " ORDER BY token_id"),
+        }
+
+
+def jwt_only(tenant: str = "acme", roles: tuple[str, ...] = ("admin",)) -> dict[str, str]:
+    """Only the bearer JWT, no API token."""
+    token = issue_token(SECRET, tenant=tenant, subject="admin-1", roles=roles)
     return {"Authorization": f"Bearer {token}"}

@@ -93,7 +93,7 @@ def server(backend: Backend) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def test_a_real_server_over_http(server: str) -> None:
+def test_a_real_server_over_http(server: str, registry: Registry) -> None:
     from tests.fixtures import headers
 
     with httpx.Client(base_url=server, timeout=30, transport=httpx.HTTPTransport(retries=5)) as c:

@@ -1,0 +1,38 @@
+"""The audit trail: every state-changing request and every denied one, as events."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import uuid4
+
+from eventsourcing.domain import Aggregate
+
+
+class AuditRecord(Aggregate):
+    """One audited request. It has a single event and never changes."""
+
+    class Recorded(Aggregate.Created):
+        """A request was audited: who, for which tenant and application, what, and how it ended.
+
+        ``tenant`` is the verified tenant, or the one the caller claimed when authentication
+        failed (``authenticated`` tells which); ``outcome`` is success, rejected, denied or error.
+        """
+
+        tenant: str
+        authenticated: bool
+        subject: str | None
+        email: str | None
+        app_id: str | None
+        method: str
+        route: str
+        path: str
+        schema_id: str | None
+        status: int
+        outcome: str
+
+        shredded: ClassVar[bool] = False
+
+    @classmethod
+    def record(cls, **fields: object) -> AuditRecord:
+        """A new record of one request."""
+        return cls._create(cls.Recorded, id=uuid4(), **fields)

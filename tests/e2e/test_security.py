@@ -1,0 +1,278 @@
+"""Credentials, roles, tenant isolation and the audit trail, through the real app."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import TestClient
+
+from api.permissions import ROLES, RULES, rule_key
+from domain.schema import Actor
+from registry.service import Registry
+from tests.conftest import Backend
+from tests.fixtures import (
+    API,
+    SECRET,
+    Credentials,
+    headers,
+    jwt_only,
+    seed_create,
+)
+from tests.fixtures import content_snapshot as snapshot
+
+Client = TestClient[Any]
+DOC = Path(__file__).parents[2] / "docs" / "security.md"
+ADMIN = Actor("setup", "acme", "setup@example.com")
+
+
+def documented_rules() -> dict[str, frozenset[str]]:
+    rules = {}
+    for line in DOC.read_text().splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 + len(ROLES) and cells[0] in ("GET", "POST", "PUT", "DELETE"):
+            allowed = {role for role, cell in zip(ROLES, cells[2:], strict=True) if cell == "yes"}
+            rules[rule_key(cells[0], cells[1])] = frozenset(allowed)
+    return rules
+
+
+def app_routes(app: Litestar) -> set[str]:
+    keys = set()
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path_format.startswith("/internal"):
+            keys |= {rule_key(m, route.path_format) for m in route.methods - {"HEAD", "OPTIONS"}}
+    return keys
+
+
+def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
+    documented = documented_rules()
+    assert len(documented) == len(RULES)
+    assert documented == RULES
+    assert app_routes(client.app) == set(documented)
+
+
+def _fresh_schema(registry: Registry, tenant: str = "acme") -> tuple[str, str]:
+    key = f"k{uuid.uuid4().hex[:12]}"
+    state = registry.create_schema(Actor("setup", tenant), seed_create() | {"key": key})
+    return state.schema_id, "connector-uuid"
+
+
+def _request_for(key: str, registry: Registry) -> tuple[str, str, dict[str, Any]]:
+    method, template = key.split(" ", 1)
+    schema_id, connector = _fresh_schema(registry)
+    token_id = str(registry.issue_api_token(ADMIN, "victim", None)[0].id)
+    path = template.format(
+        id=token_id if "api-tokens" in template else schema_id,
+        cid=connector, connector="connector-uuid", version="1",
+    )
+    body: dict[str, Any] = {}
+    if method == "POST" and template.endswith("/schemas"):
+        body = {"json": seed_create() | {"key": f"new{uuid.uuid4().hex[:8]}"}}
+    elif method == "PUT":
+        body = {"json": seed_create() | {"name": "Renamed"}}
+    elif method == "POST" and template.endswith("api-tokens"):
+        body = {"json": {"name": "new token"}}
+    return method, path, body
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_with_every_role(client: Client, registry: Registry, role: str) -> None:
+    caller = headers(roles=(role,), subject=f"{role}-user")
+    for key, allowed in sorted(documented_rules().items()):
+        method, path, body = _request_for(key, registry)
+        if method == "POST" and path.endswith("/restore"):
+            registry.delete_schema(ADMIN, "connector-uuid",
+                                   registry.queries.get("acme", _uuid(path)).uuid)  # type: ignore[union-attr]
+        response = client.request(method, path, headers=caller, **body)
+        if role in allowed:
+            assert response.status_code not in (401, 403), (key, role, response.text)
+            assert response.status_code < 400, (key, role, response.text)
+        else:
+            assert response.status_code == 403, (key, role, response.text)
+            assert response.json()["type"].endswith("/forbidden")
+
+
+def _uuid(path: str) -> uuid.UUID:
+    from domain.ids import decode_schema_id
+
+    match = re.search(r"(sch_[0-9A-Z]{26})", path)
+    assert match
+    value = decode_schema_id(match.group(1))
+    assert value is not None
+    return value
+
+
+# Bad credentials ------------------------------------------------------------------------------
+
+NOW = int(time.time())
+GOOD_CLAIMS = {"sub": "mallory", "tenant": "acme", "roles": ["admin"], "exp": NOW + 600}
+
+
+def _bearer(claims: dict[str, Any], key: str = SECRET, algorithm: str = "HS256") -> str:
+    return "Bearer " + jwt.encode(claims, key, algorithm=algorithm)
+
+
+def _api_token(tenant: str = "acme") -> str:
+    return Credentials.api_token(tenant, "test-app")
+
+
+BAD = {
+    # name: (authorization, api token factory, expected status)
+    "forged signature": (lambda: _bearer(GOOD_CLAIMS, "x" * 40), _api_token, 401),
+    "alg none": (lambda: "Bearer " + jwt.encode(GOOD_CLAIMS, None, algorithm="none"),
+                 _api_token, 401),
+    "expired": (lambda: _bearer(GOOD_CLAIMS | {"exp": NOW - 3600}), _api_token, 401),
+    "not yet valid": (lambda: _bearer(GOOD_CLAIMS | {"nbf": NOW + 3600}), _api_token, 401),
+    "malformed header": (lambda: "Bearer", _api_token, 401),
+    "no api token": (lambda: _bearer(GOOD_CLAIMS), lambda: "", 401),
+    "unknown api token": (lambda: _bearer(GOOD_CLAIMS),
+                          lambda: f"csr_{uuid.uuid4().hex}_{'A' * 43}", 401),
+    "wrong api token secret": (lambda: _bearer(GOOD_CLAIMS),
+                               lambda: _api_token().rsplit("_", 1)[0] + "_" + "B" * 43, 401),
+    "another tenant's api token": (lambda: _bearer(GOOD_CLAIMS),
+                                   lambda: _api_token("globex"), 401),
+    "collector calling erase": (lambda: _bearer(GOOD_CLAIMS | {"roles": ["collector"]}),
+                                _api_token, 403),
+    "no roles at all": (lambda: _bearer(GOOD_CLAIMS | {"roles": []}), _api_token, 403),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_credentials_write_nothing_and_are_audited(
+    client: Client, registry: Registry, case: str
+) -> None:
+    authorization, api_token, status = BAD[case]
+    schema_id, connector = _fresh_schema(registry)
+    request_headers = {"Authorization": authorization(), "X-API-Token": api_token()}
+    request_headers = {k: v for k, v in request_headers.items() if v}
+    before = snapshot(registry)
+    path = f"{API}/schemas/{connector}/{schema_id}/erase"
+
+    response = client.delete(path, headers=request_headers)
+
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "csr_" not in response.text and SECRET not in response.text
+    assert snapshot(registry) == before
+    claimed = "" if case == "malformed header" else "acme"  # no readable claim: no tenant
+    (entry,) = [e for e in registry.audit.page(claimed, actor=None, schema_id=None, before=None,
+                                               limit=50) if e["path"] == path]
+    assert (entry["status"], entry["outcome"], entry["method"]) == (status, "denied", "DELETE")
+    assert entry["authenticated"] is (status == 403)
+    assert entry["schemaId"] == schema_id
+    if claimed:
+        audit = client.get("/internal/v1/audit", params={"schemaId": schema_id},
+                           headers=headers(roles=("auditor",)))
+        assert [e["status"] for e in audit.json()["entries"]] == [status]
+
+
+def test_a_revoked_token_stops_working(client: Client, registry: Registry) -> None:
+    admin = headers()
+    issued = client.post("/internal/v1/api-tokens", json={"name": "ci", "appId": "ci-app"},
+                         headers=admin)
+    assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
+    assert issued.json()["appId"] == "ci-app"
+    caller = {"Authorization": jwt_only()["Authorization"], "X-API-Token": token}
+    assert client.get(f"{API}/schemas", headers=caller).status_code == 200
+    listed = client.get("/internal/v1/api-tokens", headers=admin).json()["tokens"]
+    mine = next(t for t in listed if t["id"] == issued.json()["id"])
+    assert "token" not in mine and mine["lastUsedAt"] is not None
+    assert client.delete(f"/internal/v1/api-tokens/{mine['id']}", headers=admin).status_code == 204
+    assert client.get(f"{API}/schemas", headers=caller).status_code == 401
+    again = client.delete(f"/internal/v1/api-tokens/{mine['id']}", headers=admin)
+    assert again.status_code == 409
+
+
+def test_events_carry_the_application_id(client: Client, registry: Registry) -> None:
+    caller = headers(app_id="collector-7")
+    created = client.post(f"{API}/schemas", json=seed_create(), headers=caller)
+    state = registry.app.repository.get(_uuid(created.headers["location"]))
+    events = list(registry.app.events.get(state.id))
+    assert [e.app_id for e in events] == ["collector-7"]
+    entry = client.get("/internal/v1/audit", headers=headers()).json()["entries"][-1]
+    assert entry["appId"] == "collector-7" and entry["outcome"] == "success"
+
+
+def test_audit_filters_and_pages(client: Client, registry: Registry) -> None:
+    for index in range(3):
+        client.post(f"{API}/schemas", json=seed_create() | {"key": f"a{index}"},
+                    headers=headers(subject="alice", email="alice@example.com"))
+    client.post(f"{API}/schemas", json=seed_create() | {"key": "b"},
+                headers=headers(subject="bob", email=None))
+    auditor = headers(roles=("auditor",))
+    by_alice = client.get("/internal/v1/audit", params={"actor": "alice@example.com"},
+                          headers=auditor).json()["entries"]
+    assert len(by_alice) == 3 and {e["actor"] for e in by_alice} == {"alice@example.com"}
+    by_bob = client.get("/internal/v1/audit", params={"actor": "bob"}, headers=auditor).json()
+    assert [e["actor"] for e in by_bob["entries"]] == ["bob"]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/internal/v1/audit", params=params, headers=auditor).json()
+        seen += page["entries"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 4
+    assert [e["time"] for e in seen] == sorted((e["time"] for e in seen), reverse=True)
+    other = client.get("/internal/v1/audit", headers=headers(tenant="globex",
+                                                              roles=("auditor",)))
+    assert other.json()["entries"] == []
+
+
+# Tenant isolation -------------------------------------------------------------------------------
+
+ID_ROUTES = [key for key in RULES if "{id}" in key and "/generate/" not in key]
+
+
+@pytest.mark.parametrize("key", ID_ROUTES)
+def test_another_tenants_id_looks_exactly_like_a_missing_one(
+    client: Client, registry: Registry, key: str
+) -> None:
+    method, template = key.split(" ", 1)
+    schema_id, connector = _fresh_schema(registry)
+    token_id = str(registry.issue_api_token(ADMIN, "victim", None)[0].id)
+    theirs = token_id if "api-tokens" in template else schema_id
+    random = str(uuid.uuid4()) if "api-tokens" in template else "sch_" + "7" * 26
+    before = snapshot(registry)
+    intruder = headers(tenant="globex")
+    body = {"json": seed_create()} if method == "PUT" else {}
+    answers = []
+    for target in (random, theirs):
+        path = template.format(id=target, cid=connector, connector="x", version="1")
+        response = client.request(method, path, headers=intruder, **body)
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404
+    after = snapshot(registry)
+    assert after["schemas"] == before["schemas"] and after["versions"] == before["versions"]
+
+
+def test_lists_and_generators_are_scoped(client: Client, registry: Registry) -> None:
+    _fresh_schema(registry)
+    intruder = headers(tenant="globex")
+    assert client.get(f"{API}/schemas", headers=intruder).json()["schemas"] == []
+    tokens = client.get("/internal/v1/api-tokens", headers=intruder).json()["tokens"]
+    assert all(t["tenant"] == "globex" for t in tokens)
+    mine = client.get(f"{API}/generate/schema-id/connector-uuid/account", headers=headers())
+    theirs = client.get(f"{API}/generate/schema-id/connector-uuid/account", headers=intruder)
+    assert mine.json()["id"] != theirs.json()["id"]
+
+
+def test_a_dump_holds_no_api_token(backend: Backend, client: Client) -> None:
+    issued = client.post("/internal/v1/api-tokens", json={"name": "secret"}, headers=headers())
+    token = issued.json()["token"]
+    secret = token.rsplit("_", 1)[1]
+    dump = backend.dump()
+    assert issued.json()["id"] in dump
+    assert token not in dump and secret not in dump
+    for used in Credentials.issued.values():
+        assert used.rsplit("_", 1)[1] not in dump
