@@ -6,6 +6,7 @@ client application is calling. Both must be valid and belong to the same tenant.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -71,10 +72,9 @@ def check_api_token(registry: Registry, principal: Principal, presented: str) ->
         raise AuthenticationError("the API token and the bearer token are of different tenants")
     last = state.last_used_at
     if last is None or datetime.now(UTC) - last >= USE_RECORDING_INTERVAL:
-        try:
+        # A concurrent request with the same token may have recorded this use already.
+        with contextlib.suppress(ConcurrentWriteError):
             registry.record_token_use(principal.actor, state.id)
-        except ConcurrentWriteError:
-            pass  # a concurrent request with the same token recorded this use already
     return state.app_id
 
 
