@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -73,24 +76,67 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(backend: Backend) -> Iterator[str]:
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """A real ``registry serve``; yields its URL and what it printed before it was ready."""
     port = _free_port()
     process = subprocess.Popen(
-        [*REGISTRY, "serve", "--port", str(port)], env=environment(backend),
+        [*REGISTRY, "serve", "--port", str(port)], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert process.stdout is not None
+    printed: list[str] = []
     try:
         for line in process.stdout:  # granian logs when its worker has started
+            printed.append(line)
             if "Started worker" in line:
                 break
         else:
-            pytest.fail(f"server exited with {process.wait()}")
-        yield f"http://127.0.0.1:{port}"
+            pytest.fail(f"server exited with {process.wait()}: {''.join(printed)}")
+        yield f"http://127.0.0.1:{port}", printed
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(backend: Backend) -> Iterator[str]:
+    with serving(environment(backend)) as (url, _):
+        yield url
+
+
+def test_api_token_create_prints_the_token_alone_last(backend: Backend, registry: Registry) -> None:
+    result = run(["api-token", "create", "--tenant", "acme", "--name", "ci", "--app-id", "ci-7"],
+                 environment(backend))
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("csr_") and " " not in token
+    assert token not in result.stderr
+    listed = run(["api-token", "list", "--tenant", "acme"], environment(backend))
+    (document,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert document["appId"] == "ci-7" and token not in listed.stdout
+    revoked = run(["api-token", "revoke", "--tenant", "acme", document["id"]],
+                  environment(backend))
+    assert revoked.returncode == 0, revoked.stderr
+    state = registry.tokens.get(uuid.UUID(document["id"]))
+    assert state is not None and state.revoked
+
+
+def test_first_start_gives_a_working_curl(tmp_path: Path) -> None:
+    env = os.environ | {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    for name in ("REGISTRY_DATABASE_URL", "REGISTRY_JWT_SECRET"):
+        env.pop(name, None)
+    with serving(env) as (url, printed):
+        token_file = tmp_path / "data" / "admin-api-token"
+        assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+        api_token = token_file.read_text().strip()
+        assert api_token not in "".join(printed)
+        assert any("registry token --tenant default" in line for line in printed)
+        jwt = run(["token", "--tenant", "default", "--subject", "me", "--role", "admin"], env)
+        headers = {"Authorization": f"Bearer {jwt.stdout.strip()}", "X-API-Token": api_token}
+        response = httpx.get(f"{url}{API}/schemas", headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"schemas": [], "nextCursor": None}
 
 
 def test_a_real_server_over_http(server: str, registry: Registry) -> None:
