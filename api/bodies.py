@@ -103,19 +103,31 @@ def is_number(text: str, *, digits: int) -> bool:
     return 0 < len(text) <= digits and text.isascii() and text.isdigit()
 
 
-def encode_cursor(schema_id: str) -> str:
-    """An opaque cursor pointing after ``schema_id``."""
-    return base64.urlsafe_b64encode(f"v1:{schema_id}".encode()).decode().rstrip("=")
+def pack_cursor(kind: str, *parts: str) -> str:
+    """An opaque pagination cursor of one kind of list."""
+    text = "|".join((kind, *parts))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(value: str | None) -> str | None:
-    """The schema id a ``cursor`` query parameter points after."""
+def unpack_cursor(value: str | None, kind: str, size: int) -> list[str] | None:
+    """The parts of a cursor made by :func:`pack_cursor`; 422 when it is not one."""
     if value is None:
         return None
     try:
         text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    if not text.startswith("v1:sch_") or decode_schema_id(text[3:]) is None:
+    parts = text.split("|")
+    if len(parts) != size + 1 or parts[0] != kind:
         raise QueryValidationError([Violation("/query/cursor", "not a cursor of this API")])
-    return text[3:]
+    return parts[1:]
+
+
+def decode_cursor(value: str | None) -> str | None:
+    """The schema id a schema-list cursor points after."""
+    parts = unpack_cursor(value, "schemas", 1)
+    if parts is None:
+        return None
+    if decode_schema_id(parts[0]) is None:
+        raise QueryValidationError([Violation("/query/cursor", "not a cursor of this API")])
+    return parts[0]

@@ -6,18 +6,19 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api.auth import principal_of
 from api.bodies import (
     decode_cursor,
-    encode_cursor,
     etag,
     if_match_versions,
     is_number,
     json_body,
     none_match,
+    pack_cursor,
     query_flag,
     query_limit,
     schema_uuid_param,
@@ -119,7 +120,8 @@ class SchemaController(Controller):
             )
         )
         page = [schema_out(row) for row in rows[:page_size]]
-        next_cursor = encode_cursor(page[-1].id) if len(rows) > page_size else None
+        more = len(rows) > page_size
+        next_cursor = pack_cursor("schemas", page[-1].id) if more else None
         return SchemaList(schemas=page, next_cursor=next_cursor)
 
     @get("/{id:str}", responses=problems(401, 404, 410, 422), summary="Get a schema")
@@ -149,7 +151,7 @@ class SchemaController(Controller):
         entries = await run(registry_of(request).queries.history, principal.tenant, uuid)
         if not entries:
             raise SchemaNotFoundError(NOT_FOUND)
-        return History(history=[HistoryEntry(**_snake(e)) for e in entries])
+        return History(history=[msgspec.convert(e, HistoryEntry) for e in entries])
 
     @get(
         "/{id:str}/versions/{version:str}",
@@ -245,14 +247,4 @@ class SchemaController(Controller):
         """Permanently destroy the schema's content; only an erase record remains."""
         principal = principal_of(request)
         await run(registry_of(request).erase_schema, principal.actor, cid, schema_uuid_param(id))
-
-
-def _snake(entry: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "version": entry["version"],
-        "changed_at": entry["changedAt"],
-        "changed_by": entry["changedBy"],
-        "changes": entry["changes"],
-        "erased_versions": entry.get("erasedVersions"),
-    }
 

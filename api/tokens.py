@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import PathParameter
 
@@ -46,7 +47,7 @@ class TokenController(Controller):
             body.get("appId"),
         )
         document = token_document(state) | {"token": text}
-        return Response(IssuedToken(**_snake(document)), status_code=201,
+        return Response(msgspec.convert(document, IssuedToken), status_code=201,
                         headers={"Cache-Control": "no-store"})
 
     @get("/", responses=problems(401, 403), summary="List API tokens")
@@ -54,7 +55,7 @@ class TokenController(Controller):
         """Every token of the tenant, without secrets."""
         principal = principal_of(request)
         documents = await run(registry_of(request).tokens.for_tenant, principal.tenant)
-        return TokenList(tokens=[TokenOut(**_snake(d)) for d in documents])
+        return TokenList(tokens=[msgspec.convert(d, TokenOut) for d in documents])
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 409), summary="Revoke an API token")
     async def revoke(self, request: Req, id: Annotated[str, PathParameter()]) -> None:
@@ -62,8 +63,3 @@ class TokenController(Controller):
         principal = principal_of(request)
         await run(registry_of(request).revoke_api_token, principal.actor, _token_id(id))
 
-
-def _snake(document: dict[str, Any]) -> dict[str, Any]:
-    names = {"appId": "app_id", "createdAt": "created_at", "createdBy": "created_by",
-             "lastUsedAt": "last_used_at", "revokedAt": "revoked_at", "revokedBy": "revoked_by"}
-    return {names.get(k, k): v for k, v in document.items()}

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 
 from api.auth import principal_of
-from api.bodies import query_limit
+from api.bodies import pack_cursor, query_limit, unpack_cursor
 from api.errors import QueryValidationError
 from api.models import AuditEntry, AuditPage
 from api.openapi import problems
@@ -22,22 +21,9 @@ Req = Request[Any, Any, Any]
 Query = Annotated[str | None, QueryParameter()]
 
 
-def _cursor(entry: dict[str, Any]) -> str:
-    text = f"a1|{entry['time']}|{entry['id']}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
 def _before(cursor: str | None) -> tuple[str, str] | None:
-    if cursor is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    parts = text.split("|")
-    if len(parts) != 3 or parts[0] != "a1":
-        raise QueryValidationError([Violation("/query/cursor", "not a cursor of this API")])
-    return parts[1], parts[2]
+    parts = unpack_cursor(cursor, "audit", 2)
+    return None if parts is None else (parts[0], parts[1])
 
 
 def _schema_filter(value: str | None) -> str | None:
@@ -77,9 +63,8 @@ class AuditController(Controller):
             )
         )
         page = rows[:size]
-        next_cursor = _cursor(page[-1]) if len(rows) > size else None
-        entries = [AuditEntry(**{_SNAKE.get(k, k): v for k, v in row.items()}) for row in page]
+        last = page[-1] if page else {}
+        next_cursor = pack_cursor("audit", last["time"], last["id"]) if len(rows) > size else None
+        entries = [msgspec.convert(row, AuditEntry) for row in page]
         return AuditPage(entries=entries, next_cursor=next_cursor)
 
-
-_SNAKE = {"appId": "app_id", "schemaId": "schema_id"}
