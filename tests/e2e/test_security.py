@@ -123,6 +123,14 @@ def _api_token(tenant: str = "acme") -> str:
     return Credentials.api_token(tenant, "test-app")
 
 
+def _revoked_api_token() -> str:
+    registry = Credentials.registry
+    assert registry is not None
+    state, text = registry.issue_api_token(ADMIN, "retired", None)
+    registry.revoke_api_token(ADMIN, state.id)
+    return text
+
+
 BAD = {
     # name: (authorization, api token factory, expected status)
     "forged signature": (lambda: _bearer(GOOD_CLAIMS, "x" * 40), _api_token, 401),
@@ -136,6 +144,7 @@ BAD = {
                           lambda: f"csr_{uuid.uuid4().hex}_{'A' * 43}", 401),
     "wrong api token secret": (lambda: _bearer(GOOD_CLAIMS),
                                lambda: _api_token().rsplit("_", 1)[0] + "_" + "B" * 43, 401),
+    "revoked api token": (lambda: _bearer(GOOD_CLAIMS), _revoked_api_token, 401),
     "another tenant's api token": (lambda: _bearer(GOOD_CLAIMS),
                                    lambda: _api_token("globex"), 401),
     "collector calling erase": (lambda: _bearer(GOOD_CLAIMS | {"roles": ["collector"]}),
