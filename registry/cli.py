@@ -81,7 +81,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     token_file = settings.data_dir / ADMIN_TOKEN_FILE
     if token_file.exists():
         print("  try it:\n"
-              f"    JWT=$(registry token --tenant {DEV_TENANT} --subject you --role admin)\n"
+              f"    JWT=$({_command()} token --tenant {DEV_TENANT} --subject you --role admin)\n"
               f"    curl -H \"Authorization: Bearer $JWT\" -H \"X-API-Token: $(cat {token_file})\""
               f" {base}/internal/v1/connector/universal/schemas", file=sys.stderr)
     Granian(
@@ -93,6 +93,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         factory=True,
     ).serve()
     return 0
+
+
+def _command() -> str:
+    """How this command was invoked (``.venv/bin/registry`` from the quick start)."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if invoked.endswith("registry") else "registry"
 
 
 def _first_admin_token(settings: Settings) -> Path | None:
