@@ -235,6 +235,12 @@ class SchemaQueries:
             )
         return None if row is None else _record(row)
 
+    def tenant_of(self, uuid: UUID) -> str | None:
+        """The tenant a schema belongs to, whoever asks; ``None`` when unknown."""
+        with self.db.transaction(write=False) as cur:
+            row = cur.one("SELECT tenant FROM registry_schemas WHERE uuid = %s", (str(uuid),))
+        return None if row is None else str(row["tenant"])
+
     def page(
         self,
         tenant: str,

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from typing import Any, TypeVar
 from uuid import UUID
 
+from domain.errors import NOT_FOUND, SchemaNotFoundError
 from domain.schema import Actor, SchemaState
 from domain.tokens import TokenState
 from projections.audit import AuditProjection, AuditQueries
@@ -53,19 +54,23 @@ class Registry:
         self, actor: Actor, uuid: UUID, document: Any, if_match: Collection[int] | None
     ) -> tuple[SchemaState, bool]:
         """Replace a schema's content."""
+        self._check_owner(actor, uuid)
         state, changed = self.app.update_schema(actor, uuid, document, if_match)
         return self._caught_up(state), changed
 
     def delete_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
         """Soft-delete a schema."""
+        self._check_owner(actor, uuid)
         return self._caught_up(self.app.delete_schema(actor, connector_id, uuid))
 
     def restore_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
         """Restore a soft-deleted schema."""
+        self._check_owner(actor, uuid)
         return self._caught_up(self.app.restore_schema(actor, connector_id, uuid))
 
     def erase_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
         """Erase a schema for good, then reclaim the space its content used."""
+        self._check_owner(actor, uuid)
         state = self._caught_up(self.app.erase_schema(actor, connector_id, uuid))
         try:
             self.db.reclaim_space([*TABLES, KEYS_TABLE])
@@ -94,6 +99,14 @@ class Registry:
         """Append an audit record, visible to the next read."""
         self.app.record_audit(**fields)
         self._caught_up(None)
+
+    def _check_owner(self, actor: Actor, uuid: UUID) -> None:
+        # Another tenant's id must cost what an unknown id costs: one indexed lookup, then
+        # 404, without loading (and decrypting) that tenant's events. A schema's tenant never
+        # changes, so the read model cannot be wrong about it; a row not there yet (lag) falls
+        # through to the aggregate, which checks the tenant again.
+        if self.queries.tenant_of(uuid) not in (None, actor.tenant):
+            raise SchemaNotFoundError(NOT_FOUND)
 
     def _caught_up(self, state: T) -> T:
         # The events are committed: a failing catch-up must not turn that into an error.
