@@ -10,11 +10,15 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from domain.errors import RegistryError
 from domain.schema import Actor
 from registry.auth import DEFAULT_TTL_SECONDS, issue_token
 from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from registry.service import Registry
 
 DEV_TENANT = "default"
 ADMIN_TOKEN_FILE = "admin-api-token"  # noqa: S105 - a file name
@@ -114,6 +118,7 @@ def _first_admin_token(settings: Settings) -> Path | None:
             return None
         actor = Actor(subject="registry-serve", tenant=DEV_TENANT)
         _, text = registry.issue_api_token(actor, "first admin token", "bootstrap")
+        _audit(registry, actor, "serve: first admin API token", 201)
     finally:
         registry.close()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -130,6 +135,7 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "create":
             state, text = registry.issue_api_token(actor, args.name, args.app_id)
+            _audit(registry, actor, "api-token create", 201)
             print(f"issued API token {state.id} ({state.name!r}, appId {state.app_id!r}) "
                   f"for tenant {state.tenant!r}; it is shown only once:", file=sys.stderr)
             print(text)
@@ -138,6 +144,7 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps(document))
         else:
             registry.revoke_api_token(actor, uuid.UUID(args.token_id))
+            _audit(registry, actor, "api-token revoke", 204)
             print(f"revoked API token {args.token_id}", file=sys.stderr)
     except (RegistryError, ValueError) as error:
         print(f"registry: {error}", file=sys.stderr)
@@ -145,6 +152,15 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         registry.close()
     return 0
+
+
+def _audit(registry: Registry, actor: Actor, action: str, status: int) -> None:
+    """Command-line changes land in the audit trail like HTTP ones (method ``CLI``)."""
+    registry.record_audit(
+        tenant=actor.tenant, authenticated=True, subject=actor.subject, email=None,
+        app_id=None, method="CLI", route=f"registry {action}", path=f"registry {action}",
+        schema_id=None, status=status, outcome="success",
+    )
 
 
 def _redacted(url: str) -> str:

@@ -120,6 +120,9 @@ def test_api_token_create_prints_the_token_alone_last(backend: Backend, registry
     assert revoked.returncode == 0, revoked.stderr
     state = registry.tokens.get(uuid.UUID(document["id"]))
     assert state is not None and state.revoked
+    trail = registry.audit.page("acme", actor=None, schema_id=None, before=None, limit=10)
+    assert [(e["method"], e["route"]) for e in trail] == [
+        ("CLI", "registry api-token revoke"), ("CLI", "registry api-token create")]
 
 
 def test_first_start_gives_a_working_curl(tmp_path: Path) -> None:
