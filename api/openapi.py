@@ -60,12 +60,34 @@ class SchemaBodyOperation(Operation):
     """An operation whose JSON body is the model's ``Schema`` document."""
 
     def __post_init__(self) -> None:
-        document = {k: v for k, v in model_documents()["Schema"].items() if k != "$schema"}
+        document = model_documents()["Schema"]
         self.request_body = RequestBody(
             required=True,
             description="A Schema document (validated strictly; wrong types answer 422)",
-            content={"application/json": OpenAPIMediaType(schema=RawSchema(raw=document))},
+            content={"application/json": OpenAPIMediaType(
+                schema=RawSchema(raw=inline_definitions(document, document.get("$defs", {})))
+            )},
         )
+
+
+def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
+    """A model document with every ``#/$defs/…`` reference replaced by its definition.
+
+    Tools that read the OpenAPI document resolve ``$ref`` against the OpenAPI root, not the
+    embedded document, so the (non-recursive) model is served self-contained.
+    """
+    if isinstance(node, dict):
+        reference = node.get("$ref", "")
+        if reference.startswith("#/$defs/"):
+            return inline_definitions(definitions[reference.removeprefix("#/$defs/")], definitions)
+        return {
+            key: inline_definitions(value, definitions)
+            for key, value in node.items()
+            if key not in ("$schema", "$id", "$defs")
+        }
+    if isinstance(node, list):
+        return [inline_definitions(item, definitions) for item in node]
+    return node
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

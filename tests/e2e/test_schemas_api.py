@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from litestar.testing import TestClient
 
 from domain.ids import decode_schema_id
@@ -197,6 +198,11 @@ def test_health_and_openapi_need_no_credentials(client: Client) -> None:
     spec = client.get("/schema/openapi.json").json()
     erase = spec["paths"][f"{API}/schemas/{{cid}}/{{id}}/erase"]["delete"]
     assert "application/problem+json" in erase["responses"]["410"]["content"]
+    body = spec["paths"][f"{API}/schemas"]["post"]["requestBody"]["content"]["application/json"]
+    validator = Draft202012Validator(body["schema"])
+    assert validator.is_valid(seed_create())
+    assert not validator.is_valid(seed_create() | {"fields": [{"name": "a", "type": "x"}]})
+    assert "$ref" not in str(body)
 
 
 def test_tenants_are_isolated(client: Client) -> None:
