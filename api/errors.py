@@ -133,9 +133,9 @@ def registry_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict
 def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     """Map Litestar's own HTTP errors (unknown route, wrong method, body too large...)."""
     assert isinstance(error, HTTPException)
-    status = error.status_code
     if isinstance(error, ValidationException):
-        status = 400
+        return _parameter_problem(error)
+    status = error.status_code
     slug, title = _HTTP_SLUGS.get(status, ("http-error", "HTTP error"))
     if isinstance(error, NotAuthorizedException):
         slug, title = _HTTP_SLUGS[401]
@@ -143,6 +143,26 @@ def http_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str
     response = problem(status, slug, title, str(error.detail))
     response.headers.update(headers)
     return response
+
+
+def _source(source: Any) -> str:
+    text = str(getattr(source, "value", source) or "query")
+    return {"path": "path", "query": "query", "header": "header", "cookie": "cookie"}.get(
+        text, "query"
+    )
+
+
+def _parameter_problem(error: ValidationException) -> Response[dict[str, Any]]:
+    # Litestar validates declared path/query/header parameters; its findings become the same
+    # 422 problem as the registry's own parameter checks.
+    extra = error.extra if isinstance(error.extra, list) else []
+    violations = [
+        Violation(f"/{_source(item.get('source'))}/{item.get('key', '')}",
+                  str(item.get("message", "invalid value")))
+        for item in extra
+        if isinstance(item, dict)
+    ] or [Violation("", "invalid parameter")]
+    return registry_error(None, QueryValidationError(violations))  # type: ignore[arg-type]
 
 
 def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:

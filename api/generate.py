@@ -17,8 +17,10 @@ from domain.ids import encode_schema_id, schema_uuid
 from domain.model import SLUG, model_documents
 
 Req = Request[Any, Any, Any]
-Connector = Annotated[str, PathParameter(description="Connector id")]
-Key = Annotated[str, PathParameter(description="Schema key (defaults to the entity type)")]
+Connector = Annotated[str, PathParameter(description="Connector id", pattern=SLUG)]
+Key = Annotated[
+    str, PathParameter(description="Schema key (defaults to the entity type)", pattern=SLUG)
+]
 _SLUG = re.compile(SLUG.replace("$", r"\Z"))
 
 

@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
 from api.errors import PROBLEM_JSON
-from domain.model import model_documents
+from domain.model import TOKEN_REQUEST, model_documents
 
 _DESCRIPTIONS = {
     304: "Not modified",
@@ -55,21 +55,6 @@ class RawSchema(Schema):
         return self.raw
 
 
-@dataclass
-class SchemaBodyOperation(Operation):
-    """An operation whose JSON body is the model's ``Schema`` document."""
-
-    def __post_init__(self) -> None:
-        document = model_documents()["Schema"]
-        self.request_body = RequestBody(
-            required=True,
-            description="A Schema document (validated strictly; wrong types answer 422)",
-            content={"application/json": OpenAPIMediaType(
-                schema=RawSchema(raw=inline_definitions(document, document.get("$defs", {})))
-            )},
-        )
-
-
 def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
     """A model document with every ``#/$defs/…`` reference replaced by its definition.
 
@@ -88,6 +73,28 @@ def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [inline_definitions(item, definitions) for item in node]
     return node
+
+
+def json_body_operation(document: dict[str, Any], description: str) -> type[Operation]:
+    """An operation class whose request body is the given JSON Schema document."""
+    raw = inline_definitions(document, document.get("$defs", {}))
+
+    @dataclass
+    class BodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                required=True,
+                description=description,
+                content={"application/json": OpenAPIMediaType(schema=RawSchema(raw=raw))},
+            )
+
+    return BodyOperation
+
+
+SchemaBodyOperation = json_body_operation(
+    model_documents()["Schema"], "A Schema document (validated strictly; wrong types answer 422)"
+)
+TokenBodyOperation = json_body_operation(TOKEN_REQUEST, "The new token's name and application id")
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:

@@ -56,7 +56,16 @@ IfNoneMatch = Annotated[
 ]
 IncludeDeleted = Annotated[
     str | None,
-    QueryParameter(name="includeDeleted", description="true: also soft-deleted schemas"),
+    QueryParameter(
+        name="includeDeleted", description="true: also soft-deleted schemas",
+        pattern="^(true|false|1|0)$",
+    ),
+]
+Limit = Annotated[
+    str | None, QueryParameter(description="1 to 200, default 50", pattern="^[0-9]{1,3}$")
+]
+Cursor = Annotated[
+    str | None, QueryParameter(description="nextCursor of the previous page", min_length=1)
 ]
 IMMUTABLE = "private, max-age=3600, immutable"
 
@@ -101,8 +110,8 @@ class SchemaController(Controller):
         request: Req,
         connector_id: Annotated[str | None, QueryParameter(name="connectorId")] = None,
         entity_type: Annotated[str | None, QueryParameter(name="entityType")] = None,
-        limit: Annotated[str | None, QueryParameter(description="1 to 200, default 50")] = None,
-        cursor: Annotated[str | None, QueryParameter(description="nextCursor of a page")] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
         include_deleted: IncludeDeleted = None,
     ) -> SchemaList:
         """Schemas of the caller's tenant in id order, filtered and paginated."""

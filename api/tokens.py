@@ -12,9 +12,10 @@ from litestar.params import PathParameter
 from api.auth import principal_of
 from api.bodies import json_body
 from api.models import IssuedToken, TokenList, TokenOut
-from api.openapi import problems
+from api.openapi import TokenBodyOperation, problems
 from api.schemas import registry_of, run
-from domain.errors import SchemaValidationError, Violation
+from domain.errors import SchemaValidationError
+from domain.model import validate_token_request
 from domain.tokens import TokenNotFoundError
 from projections.tokens import token_document
 
@@ -34,14 +35,19 @@ class TokenController(Controller):
     path = "/internal/v1/api-tokens"
     tags = ("api-tokens",)
 
-    @post("/", responses=problems(400, 401, 403, 413, 415, 422), summary="Issue an API token")
+    @post(
+        "/",
+        responses=problems(400, 401, 403, 413, 415, 422),
+        summary="Issue an API token",
+        operation_class=TokenBodyOperation,
+    )
     async def issue(self, request: Req) -> Response[IssuedToken]:
         """Issue a token; the response is the only time its secret is shown."""
         principal = principal_of(request)
         body = await json_body(request)
-        if not isinstance(body, dict) or set(body) - {"name", "appId"}:
-            message = "expected an object with 'name' and optionally 'appId'"
-            raise SchemaValidationError([Violation("", message)])
+        violations = validate_token_request(body)
+        if violations:
+            raise SchemaValidationError(violations)
         state, text = await run(
             registry_of(request).issue_api_token, principal.actor, body.get("name"),
             body.get("appId"),

@@ -13,12 +13,11 @@ from api.bodies import pack_cursor, query_limit, unpack_cursor
 from api.errors import QueryValidationError
 from api.models import AuditEntry, AuditPage
 from api.openapi import problems
-from api.schemas import registry_of, run
+from api.schemas import Cursor, Limit, registry_of, run
 from domain.errors import Violation
 from domain.ids import decode_schema_id, encode_schema_id
 
 Req = Request[Any, Any, Any]
-Query = Annotated[str | None, QueryParameter()]
 
 
 def _before(cursor: str | None) -> tuple[str, str] | None:
@@ -47,8 +46,8 @@ class AuditController(Controller):
         request: Req,
         actor: Annotated[str | None, QueryParameter(description="subject or e-mail")] = None,
         schema_id: Annotated[str | None, QueryParameter(name="schemaId")] = None,
-        limit: Query = None,
-        cursor: Query = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> AuditPage:
         """Newest first; filter by actor and schema id; paginate with ``cursor``."""
         principal = principal_of(request)

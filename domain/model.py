@@ -273,10 +273,44 @@ def _trailing_newlines(document: dict[str, Any]) -> list[Violation]:
     return found
 
 
+TOKEN_REQUEST: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "ApiTokenRequest",
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NO_CONTROL},
+        "appId": {"type": "string", "pattern": SLUG, "description": "default: the token id"},
+    },
+}
+"""The body of ``POST /internal/v1/api-tokens``."""
+
+
+@cache
+def _token_validator() -> Validator:
+    Draft202012Validator.check_schema(TOKEN_REQUEST)
+    return Draft202012Validator(TOKEN_REQUEST)
+
+
+def violations_of(document: Any, checker: Validator) -> list[Violation]:
+    """Every rule of a JSON Schema the document breaks, in document order."""
+    errors = sorted(checker.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    return [Violation(_pointer(e), _message(e)) for e in errors]
+
+
+def validate_token_request(document: Any) -> list[Violation]:
+    """Every rule an API-token request breaks."""
+    violations = violations_of(document, _token_validator())
+    app_id = document.get("appId", "") if isinstance(document, dict) else ""
+    if not violations and isinstance(app_id, str) and app_id.endswith("\n"):
+        violations.append(Violation("/appId", "must not end with a newline"))
+    return violations
+
+
 def validate_document(document: Any) -> list[Violation]:
     """Every rule a schema document breaks, as ``{pointer, message}`` violations."""
-    errors = sorted(validator("Schema").iter_errors(document), key=lambda e: list(e.absolute_path))
-    violations = [Violation(_pointer(e), _message(e)) for e in errors]
+    violations = violations_of(document, validator("Schema"))
     if violations:
         return violations
     return (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import Any, cast
 from uuid import UUID
@@ -23,15 +22,13 @@ from domain.errors import (
     Violation,
 )
 from domain.ids import encode_schema_id, schema_uuid
-from domain.model import SLUG, parse_content
+from domain.model import parse_content, validate_token_request
 from domain.schema import Actor, Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.db import Database
 from registry import tokens
 from registry.persistence import DESTROY_KEYS
 from registry.shredding import DataKeys, ShreddingMapper
-
-SLUG_PATTERN = re.compile(SLUG.replace("$", r"\Z"))
 
 
 def database_of(app: Application[UUID]) -> Database:
@@ -187,11 +184,8 @@ class SchemaRegistry(Application[UUID]):
 
 
 def _check_token_fields(name: str, app_id: str | None) -> None:
-    violations = []
-    if not isinstance(name, str) or not 1 <= len(name) <= 100 or not name.isprintable():
-        violations.append(Violation("/name", "must be 1 to 100 printable characters"))
-    if app_id is not None and (not isinstance(app_id, str) or not SLUG_PATTERN.match(app_id)):
-        violations.append(Violation("/appId", f"must match {SLUG}"))
+    request = {"name": name} | ({} if app_id is None else {"appId": app_id})
+    violations = validate_token_request(request)
     if violations:
         raise SchemaValidationError(violations)
 

@@ -286,3 +286,19 @@ def test_a_dump_holds_no_api_token(backend: Backend, client: Client) -> None:
     assert token not in dump and secret not in dump
     for used in Credentials.issued.values():
         assert used[SECRET_AT:] not in dump
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"name": ""}, {"name": 5}, {"name": "x", "appId": "has space"}, {"name": "x", "extra": 1},
+     ["name"], {"name": "x" * 101}],
+)
+def test_bad_token_requests_are_422_and_issue_nothing(
+    client: Client, registry: Registry, body: Any
+) -> None:
+    admin = headers()
+    before = client.get("/internal/v1/api-tokens", headers=admin).json()
+    response = client.post("/internal/v1/api-tokens", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"]
+    assert client.get("/internal/v1/api-tokens", headers=admin).json() == before
