@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
@@ -32,6 +31,7 @@ from api.models import (
     schema_out,
 )
 from api.openapi import SchemaBodyOperation, problems
+from api.runtime import registry_of, run
 from domain.errors import (
     NOT_FOUND,
     SchemaDeletedError,
@@ -41,7 +41,6 @@ from domain.errors import (
 )
 from domain.schema import SchemaState
 from projections.schemas import SchemaRecord
-from registry.service import Registry
 
 T = TypeVar("T")
 Req = Request[Any, Any, Any]
@@ -70,15 +69,6 @@ Cursor = Annotated[
 IMMUTABLE = "private, max-age=3600, immutable"
 
 
-async def run(func: Any, *args: Any) -> Any:
-    """Run blocking registry work off the event loop."""
-    return await anyio.to_thread.run_sync(partial(func, *args))
-
-
-def registry_of(request: Req) -> Registry:
-    """The registry the app was started with."""
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 def _result(state: SchemaState, status: str) -> WriteResult:

@@ -13,7 +13,7 @@ from api.auth import principal_of
 from api.bodies import json_body
 from api.models import IssuedToken, TokenList, TokenOut
 from api.openapi import TokenBodyOperation, problems
-from api.schemas import registry_of, run
+from api.runtime import registry_of, run
 from domain.errors import SchemaValidationError
 from domain.model import validate_token_request
 from domain.tokens import TokenNotFoundError

@@ -13,7 +13,8 @@ from api.bodies import pack_cursor, query_limit, unpack_cursor
 from api.errors import QueryValidationError
 from api.models import AuditEntry, AuditPage
 from api.openapi import problems
-from api.schemas import Cursor, Limit, registry_of, run
+from api.runtime import registry_of, run
+from api.schemas import Cursor, Limit
 from domain.errors import Violation
 from domain.ids import decode_schema_id, encode_schema_id
 

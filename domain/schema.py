@@ -91,6 +91,11 @@ class SchemaState:
         }
 
 
+def parse_timestamp(text: str | None) -> datetime | None:
+    """The inverse of :func:`iso_timestamp`."""
+    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+
+
 def iso_timestamp(moment: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds and a ``Z``, or ``None``."""
     if moment is None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from domain.ids import encode_schema_id
 from domain.model import Field, Relationship, SchemaContent
-from domain.schema import Schema, SchemaRedacted, SchemaState, iso_timestamp
+from domain.schema import (
+    Schema,
+    SchemaRedacted,
+    SchemaState,
+    iso_timestamp,
+    parse_timestamp,
+)
 from projections.db import Cursor, Database, Row
 from projections.history import ERASED, describe_changes
 
@@ -70,17 +75,13 @@ def state_from_row(row: Row) -> SchemaState:
         revision=doc["version"],
         deleted=doc["deleted"],
         erased_through=row["erased_through"],
-        created_at=_moment(doc["createdAt"]),
+        created_at=parse_timestamp(doc["createdAt"]),
         created_by=doc["createdBy"],
-        updated_at=_moment(doc["updatedAt"]),
+        updated_at=parse_timestamp(doc["updatedAt"]),
         updated_by=doc["updatedBy"],
-        deleted_at=_moment(doc["deletedAt"]),
+        deleted_at=parse_timestamp(doc["deletedAt"]),
         deleted_by=doc["deletedBy"],
     )
-
-
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _dump(document: dict[str, Any]) -> str:

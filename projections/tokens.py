@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.schema import iso_timestamp
+from domain.schema import iso_timestamp, parse_timestamp
 from domain.tokens import ApiToken, TokenState
 from projections.db import Cursor, Database, Row
 
@@ -62,21 +62,16 @@ class TokenProjection:
 
 def state_from_row(row: Row) -> TokenState:
     """A token's state from its row."""
-    from datetime import datetime
-
-    def moment(text: str | None) -> datetime | None:
-        return None if text is None else datetime.fromisoformat(text)
-
     return TokenState(
         id=UUID(row["token_id"]),
         tenant=row["tenant"],
         name=row["name"],
         app_id=row["app_id"],
         secret_hash=row["secret_hash"],
-        created_at=moment(row["created_at"]),
+        created_at=parse_timestamp(row["created_at"]),
         created_by=row["created_by"],
-        last_used_at=moment(row["last_used_at"]),
-        revoked_at=moment(row["revoked_at"]),
+        last_used_at=parse_timestamp(row["last_used_at"]),
+        revoked_at=parse_timestamp(row["revoked_at"]),
         revoked_by=row["revoked_by"],
     )
 

@@ -1,0 +1,22 @@
+"""What every handler needs: the app's registry, and a way to call it off the event loop."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request
+
+from registry.service import Registry
+
+
+async def run(func: Any, *args: Any) -> Any:
+    """Run blocking registry work in a worker thread."""
+    return await anyio.to_thread.run_sync(partial(func, *args))
+
+
+def registry_of(request: Request[Any, Any, Any]) -> Registry:
+    """The registry the app was started with."""
+    registry: Registry = request.app.state.registry
+    return registry
