@@ -9,15 +9,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from api.runtime import read, run
 from domain.errors import ConcurrentWriteError
+from domain.tokens import TokenState
 from registry import tokens
 from registry.auth import AuthenticationError, Principal, TokenVerifier
 
@@ -43,10 +44,15 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if not presented:
             raise AuthenticationError("missing 'X-API-Token' header")
         registry: Registry = connection.app.state.registry
-        app_id = await anyio.to_thread.run_sync(
-            partial(check_api_token, registry, principal, presented)
+        parsed = tokens.parse(presented)
+        state = await read(registry, registry.tokens.get, parsed[0]) if parsed else None
+        check_api_token(state, parsed, principal)
+        assert state is not None
+        if use_is_due(state):
+            await run(record_use, registry, principal, state)
+        return AuthenticationResult(
+            user=dataclasses.replace(principal, app_id=state.app_id), auth=None
         )
-        return AuthenticationResult(user=dataclasses.replace(principal, app_id=app_id), auth=None)
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -60,22 +66,29 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token.strip()
 
 
-def check_api_token(registry: Registry, principal: Principal, presented: str) -> str:
-    """The application id of a valid API token of the principal's tenant."""
-    parsed = tokens.parse(presented)
-    state = registry.tokens.get(parsed[0]) if parsed else None
+def check_api_token(
+    state: TokenState | None, parsed: tuple[UUID, str] | None, principal: Principal
+) -> None:
+    """Refuse a presented API token that is unknown, wrong, revoked or of another tenant."""
     if parsed is None or state is None or not tokens.matches(parsed[1], state.secret_hash):
         raise AuthenticationError("invalid API token")
     if state.revoked:
         raise AuthenticationError("the API token was revoked")
     if state.tenant != principal.tenant:
         raise AuthenticationError("the API token and the bearer token are of different tenants")
+
+
+def use_is_due(state: TokenState) -> bool:
+    """True when the token's last recorded use is older than the recording interval."""
     last = state.last_used_at
-    if last is None or datetime.now(UTC) - last >= USE_RECORDING_INTERVAL:
-        # A concurrent request with the same token may have recorded this use already.
-        with contextlib.suppress(ConcurrentWriteError):
-            registry.record_token_use(principal.actor, state.id)
-    return state.app_id
+    return last is None or datetime.now(UTC) - last >= USE_RECORDING_INTERVAL
+
+
+def record_use(registry: Registry, principal: Principal, state: TokenState) -> None:
+    """Record that the token was used."""
+    # A concurrent request with the same token may have recorded this use already.
+    with contextlib.suppress(ConcurrentWriteError):
+        registry.record_token_use(principal.actor, state.id)
 
 
 def bearer_auth(verifier: TokenVerifier) -> DefineMiddleware:

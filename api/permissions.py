@@ -47,7 +47,7 @@ def rule_key(method: str, path_template: str) -> str:
     return f"{method.upper()} {path_template.rstrip('/') or '/'}"
 
 
-def role_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Allow the request when one of the caller's roles is allowed on this route."""
     principal = principal_of(connection)
     key = rule_key(str(connection.scope.get("method", "")), connection.scope["path_template"])

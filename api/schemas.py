@@ -31,7 +31,7 @@ from api.models import (
     schema_out,
 )
 from api.openapi import SchemaBodyOperation, problems
-from api.runtime import registry_of, run
+from api.runtime import read, registry_of, run
 from domain.errors import (
     NOT_FOUND,
     SchemaDeletedError,
@@ -107,9 +107,11 @@ class SchemaController(Controller):
         """Schemas of the caller's tenant in id order, filtered and paginated."""
         principal = principal_of(request)
         page_size = query_limit(limit)
-        rows = await run(
+        registry = registry_of(request)
+        rows = await read(
+            registry,
             partial(
-                registry_of(request).queries.page,
+                registry.queries.page,
                 principal.tenant,
                 connector_id=connector_id,
                 entity_type=entity_type,
@@ -134,7 +136,8 @@ class SchemaController(Controller):
         """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
-        record = await run(registry_of(request).queries.get, principal.tenant, uuid)
+        registry = registry_of(request)
+        record = await read(registry, registry.queries.get, principal.tenant, uuid)
         record = _visible(record, id, query_flag(include_deleted, "includeDeleted"))
         headers = {"ETag": etag(record.version), "Cache-Control": "private, no-cache"}
         if none_match(if_none_match, record.version):
@@ -147,7 +150,8 @@ class SchemaController(Controller):
         """Every version with who changed what and when, newest first."""
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
-        entries = await run(registry_of(request).queries.history, principal.tenant, uuid)
+        registry = registry_of(request)
+        entries = await read(registry, registry.queries.history, principal.tenant, uuid)
         if not entries:
             raise SchemaNotFoundError(NOT_FOUND)
         return History(history=[msgspec.convert(e, HistoryEntry) for e in entries])
@@ -164,12 +168,14 @@ class SchemaController(Controller):
         principal = principal_of(request)
         uuid = schema_uuid_param(id)
         registry = registry_of(request)
-        record = await run(registry.queries.get, principal.tenant, uuid)
+        record = await read(registry, registry.queries.get, principal.tenant, uuid)
         if record is None:
             raise SchemaNotFoundError(NOT_FOUND)
         if not is_number(version, digits=9) or int(version) < 1:
             raise SchemaVersionNotFoundError(f"schema {record.schema_id} has no such version")
-        document = await run(registry.queries.version, principal.tenant, uuid, int(version))
+        document = await read(
+            registry, registry.queries.version, principal.tenant, uuid, int(version)
+        )
         if document is None:
             if int(version) <= record.erased_through:
                 raise SchemaErasedError(f"version {version} of {record.schema_id} was erased")

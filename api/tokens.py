@@ -13,7 +13,7 @@ from api.auth import principal_of
 from api.bodies import json_body
 from api.models import IssuedToken, TokenList, TokenOut
 from api.openapi import TokenBodyOperation, problems
-from api.runtime import registry_of, run
+from api.runtime import read, registry_of, run
 from domain.errors import SchemaValidationError
 from domain.model import validate_token_request
 from domain.tokens import TokenNotFoundError
@@ -60,7 +60,8 @@ class TokenController(Controller):
     async def list_tokens(self, request: Req) -> TokenList:
         """Every token of the tenant, without secrets."""
         principal = principal_of(request)
-        documents = await run(registry_of(request).tokens.for_tenant, principal.tenant)
+        registry = registry_of(request)
+        documents = await read(registry, registry.tokens.for_tenant, principal.tenant)
         return TokenList(tokens=[msgspec.convert(d, TokenOut) for d in documents])
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 409), summary="Revoke an API token")

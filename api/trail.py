@@ -13,7 +13,7 @@ from api.bodies import pack_cursor, query_limit, unpack_cursor
 from api.errors import QueryValidationError
 from api.models import AuditEntry, AuditPage
 from api.openapi import problems
-from api.runtime import registry_of, run
+from api.runtime import read, registry_of
 from api.schemas import Cursor, Limit
 from domain.errors import Violation
 from domain.ids import decode_schema_id, encode_schema_id
@@ -53,8 +53,10 @@ class AuditController(Controller):
         """Newest first; filter by actor and schema id; paginate with ``cursor``."""
         principal = principal_of(request)
         size = query_limit(limit)
-        rows = await run(
-            lambda: registry_of(request).audit.page(
+        registry = registry_of(request)
+        rows = await read(
+            registry,
+            lambda: registry.audit.page(
                 principal.tenant,
                 actor=actor,
                 schema_id=_schema_filter(schema_id),
