@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -14,6 +15,7 @@ from api.errors import BadRequestError, QueryValidationError, UnsupportedMediaTy
 from domain.errors import NOT_FOUND, SchemaNotFoundError, Violation
 from domain.ids import decode_schema_id
 
+Row = TypeVar("Row")
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -107,6 +109,14 @@ def pack_cursor(kind: str, *parts: str) -> str:
     """An opaque pagination cursor of one kind of list."""
     text = "|".join((kind, *parts))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def split_page(
+    rows: list[Row], size: int, cursor_of: Callable[[Row], str]
+) -> tuple[list[Row], str | None]:
+    """The first ``size`` of ``size + 1`` fetched rows, and a cursor after them when more exist."""
+    page = rows[:size]
+    return page, (cursor_of(page[-1]) if len(rows) > size else None)
 
 
 def unpack_cursor(value: str | None, kind: str, size: int) -> list[str] | None:

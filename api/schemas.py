@@ -21,6 +21,7 @@ from api.bodies import (
     query_flag,
     query_limit,
     schema_uuid_param,
+    split_page,
 )
 from api.models import (
     History,
@@ -120,10 +121,8 @@ class SchemaController(Controller):
                 limit=page_size + 1,
             )
         )
-        page = [schema_out(row) for row in rows[:page_size]]
-        more = len(rows) > page_size
-        next_cursor = pack_cursor("schemas", page[-1].id) if more else None
-        return SchemaList(schemas=page, next_cursor=next_cursor)
+        page, next_cursor = split_page(rows, page_size, lambda r: pack_cursor("schemas", r["id"]))
+        return SchemaList(schemas=[schema_out(row) for row in page], next_cursor=next_cursor)
 
     @get("/{id:str}", responses=problems(401, 404, 410, 422), summary="Get a schema")
     async def get_schema(

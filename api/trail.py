@@ -9,7 +9,7 @@ from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 
 from api.auth import principal_of
-from api.bodies import pack_cursor, query_limit, unpack_cursor
+from api.bodies import pack_cursor, query_limit, split_page, unpack_cursor
 from api.errors import QueryValidationError
 from api.models import AuditEntry, AuditPage
 from api.openapi import problems
@@ -64,9 +64,9 @@ class AuditController(Controller):
                 limit=size + 1,
             )
         )
-        page = rows[:size]
-        last = page[-1] if page else {}
-        next_cursor = pack_cursor("audit", last["time"], last["id"]) if len(rows) > size else None
+        page, next_cursor = split_page(
+            rows, size, lambda row: pack_cursor("audit", row["time"], row["id"])
+        )
         entries = [msgspec.convert(row, AuditEntry) for row in page]
         return AuditPage(entries=entries, next_cursor=next_cursor)
 
