@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from domain.schema import Actor
+from domain.common import Actor
 from registry.service import Registry
 from registry.settings import Settings
 

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain.schema import Actor
+from domain.common import Actor
 from registry.auth import issue_token
 from registry.service import Registry
 from registry.settings import Settings

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, AggregateEvent
 
+from domain.common import Actor, iso_timestamp
 from domain.errors import (
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -24,18 +25,6 @@ from domain.errors import (
 )
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import FIELD_ATTRIBUTES, Field, Relationship, SchemaContent
-
-REDACTED_AT = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asked for a change: subject, tenant, and optionally e-mail and client application."""
-
-    subject: str
-    tenant: str
-    email: str | None = None
-    app_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,18 +78,6 @@ class SchemaState:
             "deletedAt": iso_timestamp(self.deleted_at),
             "deletedBy": self.deleted_by,
         }
-
-
-def parse_timestamp(text: str | None) -> datetime | None:
-    """The inverse of :func:`iso_timestamp`."""
-    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
-
-
-def iso_timestamp(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC with microseconds and a ``Z``, or ``None``."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _content(name: str, entity_type: str, fields: list[Any], rels: list[Any]) -> SchemaContent:

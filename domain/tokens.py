@@ -14,8 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.common import Actor
 from domain.errors import RegistryError
-from domain.schema import Actor
 
 
 class TokenNotFoundError(RegistryError):

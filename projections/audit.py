@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.audit import AuditRecord
-from domain.schema import iso_timestamp
+from domain.common import iso_timestamp
 from projections.db import Cursor, Database
 
 FIELDS = (

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from domain.common import iso_timestamp, parse_timestamp
 from domain.ids import encode_schema_id
 from domain.model import Field, Relationship, SchemaContent
-from domain.schema import (
-    Schema,
-    SchemaRedacted,
-    SchemaState,
-    iso_timestamp,
-    parse_timestamp,
-)
+from domain.schema import Schema, SchemaRedacted, SchemaState
 from projections.db import Cursor, Database, Row
 from projections.history import ERASED, describe_changes
 

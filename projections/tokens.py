@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.schema import iso_timestamp, parse_timestamp
+from domain.common import iso_timestamp, parse_timestamp
 from domain.tokens import ApiToken, TokenState
 from projections.db import Cursor, Database, Row
 

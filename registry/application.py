@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
 from domain.audit import AuditRecord
+from domain.common import Actor
 from domain.errors import (
     NOT_FOUND,
     ConcurrentWriteError,
@@ -23,7 +24,7 @@ from domain.errors import (
 )
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import parse_content, validate_token_request
-from domain.schema import Actor, Schema, SchemaState
+from domain.schema import Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.db import Database
 from registry import tokens

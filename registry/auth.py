@@ -29,8 +29,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from domain.common import Actor
 from domain.errors import RegistryError
-from domain.schema import Actor
 
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from domain.common import Actor
 from domain.errors import RegistryError
-from domain.schema import Actor
 from registry.auth import DEFAULT_TTL_SECONDS, issue_token
 from registry.settings import Settings
 

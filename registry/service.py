@@ -7,8 +7,9 @@ from collections.abc import Collection
 from typing import Any, TypeVar
 from uuid import UUID
 
+from domain.common import Actor
 from domain.errors import NOT_FOUND, SchemaNotFoundError
-from domain.schema import Actor, SchemaState
+from domain.schema import SchemaState
 from domain.tokens import TokenState
 from projections.audit import AuditProjection, AuditQueries
 from projections.audit import create_tables as audit_tables

@@ -21,7 +21,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from domain.schema import REDACTED_AT
+from domain.common import REDACTED_AT
 from projections.db import Database
 from registry.persistence import KEYS_TABLE
 

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from domain.schema import Actor
+from domain.common import Actor
 from registry.auth import issue_token
 
 if TYPE_CHECKING:

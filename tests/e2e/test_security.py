@@ -15,7 +15,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from api.permissions import ROLES, RULES, rule_key
-from domain.schema import Actor
+from domain.common import Actor
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import (

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from domain.common import Actor
 from domain.errors import (
     ConcurrentWriteError,
     SchemaAlreadyExistsError,
@@ -15,7 +16,7 @@ from domain.errors import (
     SchemaValidationError,
     StaleVersionError,
 )
-from domain.schema import Actor, Schema
+from domain.schema import Schema
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import ADMIN, devices, seed_create, with_marker

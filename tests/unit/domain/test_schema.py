@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from domain.common import Actor
 from domain.errors import (
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -14,7 +15,7 @@ from domain.errors import (
 )
 from domain.ids import schema_uuid
 from domain.model import parse_content
-from domain.schema import Actor, Schema, SchemaRedacted
+from domain.schema import Schema, SchemaRedacted
 from tests.fixtures import devices, seed_create
 
 ALICE = Actor("alice-sub", "acme", "alice@example.com", app_id="app-1")

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from eventsourcing.sqlite import SQLiteDatastore
 
+from domain.common import Actor
 from domain.model import parse_content
-from domain.schema import Actor, Schema, SchemaRedacted
+from domain.schema import Schema, SchemaRedacted
 from projections.db import Database
 from projections.schemas import SchemaProjection, SchemaQueries, create_tables
 from tests.fixtures import seed_create
