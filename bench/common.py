@@ -348,9 +348,10 @@ def pinning() -> tuple[list[str], list[str]]:
     return [taskset, "-c", str(cpus[0])], [taskset, "-c", str(cpus[1])]
 
 
-def spread(ratios: Sequence[float]) -> str:
-    """``median (min-max)`` of some ratios."""
-    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+def spread(ratios: Sequence[float], digits: int = 2) -> str:
+    """``median (min-max)`` of some ratios, with ``digits`` decimals."""
+    low, mid, high = min(ratios), statistics.median(ratios), max(ratios)
+    return f"{mid:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def load_average() -> str:

@@ -187,7 +187,7 @@ def report(rounds: list[Round]) -> None:
     print()
     print(
         f"real / bare req/s, median of {len(rounds)} rounds (min-max): "
-        f"{spread([r.ratio for r in rounds])}"
+        f"{spread([r.ratio for r in rounds], 3)}"
     )
     print(
         f"real req/s median {statistics.median(r.real.rate for r in rounds):.0f}, "
