@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from api.audit import AuditMiddleware
-from api.auth import bearer_auth
-from api.errors import EXCEPTION_HANDLERS
+from api.access import AccessMiddleware, principal_of, registry_of
+from api.bodies import json_document
 from api.generate import GenerateController, ModelController, health
-from api.permissions import role_guard
+from api.params import UNIVERSAL
+from api.problems import problem_details_plugin, unexpected
 from api.schemas import SchemaController
 from api.tokens import TokenController
 from api.trail import AuditController
+from registry.access import Authenticator
 from registry.auth import TokenVerifier
 from registry.service import Registry
 from registry.settings import Settings
-
-API_PREFIX = "/internal/v1/connector/universal"
 
 
 def create_app(
@@ -29,12 +29,13 @@ def create_app(
 ) -> Litestar:
     """The API app. It opens its own registry on start-up unless one is given."""
     verifier = TokenVerifier.from_settings(settings.jwt_settings())
-    state = State({"registry": registry})
 
     def start(app: Litestar) -> None:
         if app.state.registry is None:
             app.state.registry = Registry(settings)
             app.state.owns_registry = True
+        app.state.authenticator = Authenticator(verifier, app.state.registry)
+        app.state.authenticator.reload()
         if follow:
             app.state.registry.start_following()
 
@@ -43,24 +44,26 @@ def create_app(
             app.state.registry.close()
             app.state.registry = None
 
-    internal = Router(
-        path="/",
+    return Litestar(
         route_handlers=[
-            Router(API_PREFIX, route_handlers=[SchemaController, GenerateController,
-                                               ModelController]),
+            Router(UNIVERSAL, route_handlers=[SchemaController, GenerateController,
+                                              ModelController]),
             TokenController,
             AuditController,
+            health,
         ],
-        guards=[role_guard],
-    )
-    return Litestar(
-        route_handlers=[internal, health],
-        middleware=[AuditMiddleware(), bearer_auth(verifier)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        dependencies={
+            "registry": Provide(registry_of, sync_to_thread=False),
+            "principal": Provide(principal_of, sync_to_thread=False),
+            "document": Provide(json_document),
+        },
+        middleware=[AccessMiddleware()],
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: _unexpected},
         request_max_body_size=settings.max_body_bytes,
         on_startup=[start],
         on_shutdown=[stop],
-        state=state,
+        state=State({"registry": registry}),
         openapi_config=OpenAPIConfig(
             title="Connector Schema Registry",
             version="1.0.0",
@@ -69,6 +72,10 @@ def create_app(
         ),
         debug=False,
     )
+
+
+def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    return unexpected(request, error).to_response(request)
 
 
 def app_from_env(**kwargs: Any) -> Litestar:

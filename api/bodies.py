@@ -1,4 +1,4 @@
-"""Request parsing: raw JSON bodies, conditional headers, ids and query parameters."""
+"""Request parsing: the one JSON body decoder, conditional headers, ids and cursors."""
 
 from __future__ import annotations
 
@@ -11,27 +11,31 @@ from uuid import UUID
 import msgspec
 from litestar import Request
 
-from api.errors import BadRequestError, QueryValidationError, UnsupportedMediaTypeError
+from api.problems import bad_request, invalid_parameters, unsupported_media_type
 from domain.errors import NOT_FOUND, SchemaNotFoundError, Violation
 from domain.ids import decode_schema_id
 
 Row = TypeVar("Row")
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
 
 
-async def json_body(request: Request[Any, Any, Any]) -> Any:
-    """The decoded JSON body; 415 when it is not JSON, 400 when it does not parse."""
+async def json_document(request: Request[Any, Any, Any]) -> Any:
+    """The JSON body of a request (a dependency): 415 when not JSON, 400 when malformed."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaTypeError("send the body as application/json")
-    raw = await request.body()
+        raise unsupported_media_type("send the body as application/json")
+    return decode_json(await request.body())
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode a JSON document; every way it can be malformed is a 400."""
     try:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as error:
-        raise BadRequestError(f"the body is not valid JSON: {error}") from None
+        raise bad_request(f"the body is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise bad_request("the body is not valid UTF-8") from None
     except RecursionError:
-        raise BadRequestError("the body is nested too deeply") from None
+        raise bad_request("the body is nested too deeply") from None
 
 
 def schema_uuid_param(text: str) -> UUID:
@@ -79,27 +83,6 @@ def none_match(header: str | None, version: int) -> bool:
     return header.strip() == "*" or str(version) in _tags(header)
 
 
-def query_flag(value: str | None, name: str) -> bool:
-    """A boolean query parameter: ``true``/``false`` (absent is false)."""
-    if value is None:
-        return False
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise QueryValidationError([Violation(f"/query/{name}", "must be true or false")])
-
-
-def query_limit(value: str | None) -> int:
-    """The page size: 1 to 200, default 50."""
-    if value is None:
-        return DEFAULT_LIMIT
-    if not is_number(value, digits=3) or not 1 <= int(value) <= MAX_LIMIT:
-        message = f"must be an integer from 1 to {MAX_LIMIT}"
-        raise QueryValidationError([Violation("/query/limit", message)])
-    return int(value)
-
-
 def is_number(text: str, *, digits: int) -> bool:
     """True for ASCII decimal digits only, at most ``digits`` of them."""
     return 0 < len(text) <= digits and text.isascii() and text.isdigit()
@@ -129,7 +112,7 @@ def unpack_cursor(value: str | None, kind: str, size: int) -> list[str] | None:
         text = ""
     parts = text.split("|")
     if len(parts) != size + 1 or parts[0] != kind:
-        raise QueryValidationError([Violation("/query/cursor", "not a cursor of this API")])
+        raise invalid_parameters([Violation("/query/cursor", "not a cursor of this API")])
     return parts[1:]
 
 
@@ -139,5 +122,5 @@ def decode_cursor(value: str | None) -> str | None:
     if parts is None:
         return None
     if decode_schema_id(parts[0]) is None:
-        raise QueryValidationError([Violation("/query/cursor", "not a cursor of this API")])
+        raise invalid_parameters([Violation("/query/cursor", "not a cursor of this API")])
     return parts[0]

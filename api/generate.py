@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Controller, Request, get
-from litestar.params import PathParameter
+from litestar import Controller, get
 
-from api.auth import principal_of
-from api.errors import QueryValidationError
+from api.access import READERS, allow
 from api.models import GeneratedId, GeneratedUuid, Health
 from api.openapi import problems
+from api.params import Caller, Key, Slug
+from api.problems import invalid_parameters
 from domain.errors import Violation
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import SLUG, model_documents
 
-Req = Request[Any, Any, Any]
-Connector = Annotated[str, PathParameter(description="Connector id", pattern=SLUG)]
-Key = Annotated[
-    str, PathParameter(description="Schema key (defaults to the entity type)", pattern=SLUG)
-]
 _SLUG = re.compile(SLUG.replace("$", r"\Z"))
 
 
@@ -31,7 +26,7 @@ def _checked(connector: str, key: str) -> tuple[str, str]:
         if not _SLUG.match(value)
     ]
     if violations:
-        raise QueryValidationError(violations)
+        raise invalid_parameters(violations)
     return connector, key
 
 
@@ -40,20 +35,20 @@ class GenerateController(Controller):
 
     path = "/generate"
     tags = ("generators",)
+    opt = allow(READERS)
 
-    @get("/schema-id/{connector:str}/{id:str}", responses=problems(401, 422))
-    async def schema_id(self, request: Req, connector: Connector, id: Key) -> GeneratedId:
+    @get("/schema-id/{connector:str}/{id:str}", responses=problems(401, 403, 422))
+    async def schema_id(self, principal: Caller, connector: Slug, id: Key) -> GeneratedId:
         """``sch_`` + Crockford base32 of the schema UUID."""
-        tenant = principal_of(request).tenant
         connector, key = _checked(connector, id)
-        return GeneratedId(encode_schema_id(schema_uuid(tenant, connector, key)), connector, key)
+        uuid = schema_uuid(principal.tenant, connector, key)
+        return GeneratedId(encode_schema_id(uuid), connector, key)
 
-    @get("/schema-uuid/{connector:str}/{id:str}", responses=problems(401, 422))
-    async def schema_uuid(self, request: Req, connector: Connector, id: Key) -> GeneratedUuid:
+    @get("/schema-uuid/{connector:str}/{id:str}", responses=problems(401, 403, 422))
+    async def schema_uuid(self, principal: Caller, connector: Slug, id: Key) -> GeneratedUuid:
         """UUIDv5 of ``<tenant>/<connectorId>/<key>`` in the registry's namespace."""
-        tenant = principal_of(request).tenant
         connector, key = _checked(connector, id)
-        return GeneratedUuid(str(schema_uuid(tenant, connector, key)), connector, key)
+        return GeneratedUuid(str(schema_uuid(principal.tenant, connector, key)), connector, key)
 
 
 class ModelController(Controller):
@@ -62,14 +57,13 @@ class ModelController(Controller):
     path = "/model"
     tags = ("model",)
 
-    @get("/schemas", responses=problems(401))
-    async def model_schemas(self, request: Req) -> dict[str, Any]:
+    @get("/schemas", responses=problems(401, 403), opt=allow(READERS))
+    async def model_schemas(self) -> dict[str, Any]:
         """JSON Schema 2020-12 documents for Schema, Field, Relationship and FieldType."""
-        principal_of(request)
         return {"schemas": model_documents()}
 
 
-@get("/health", tags=["operations"], exclude_from_auth=True)
+@get("/health", tags=["operations"])
 async def health() -> Health:
     """Liveness: answers without credentials."""
     return Health(status="ok")

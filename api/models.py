@@ -1,10 +1,19 @@
-"""Response bodies as msgspec Structs (camelCase on the wire)."""
+"""The wire: every JSON response body is one of these msgspec Structs (camelCase).
+
+Domain states and read-model rows stay plain; the functions at the end are the only place
+that turns them into what clients see.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
+
+from domain.common import iso_timestamp
+from domain.schema import SchemaState
+from domain.tokens import TokenState
+from projections.schemas import Revision
 
 
 class Base(msgspec.Struct, rename="camel", omit_defaults=False):
@@ -104,11 +113,6 @@ class Health(Base):
     status: str
 
 
-def schema_out(document: dict[str, Any]) -> SchemaOut:
-    """A read-model document as a response Struct."""
-    return msgspec.convert(document, SchemaOut, from_attributes=False)
-
-
 class TokenOut(Base):
     """An API token as listed: never its secret."""
 
@@ -147,7 +151,6 @@ class AuditEntry(Base):
     app_id: str | None
     method: str
     route: str
-    path: str
     schema_id: str | None
     status: int
     outcome: str
@@ -158,3 +161,81 @@ class AuditPage(Base):
 
     entries: list[AuditEntry]
     next_cursor: str | None
+
+
+def schema_out(state: SchemaState) -> SchemaOut:
+    """A schema (current or past) as clients see it."""
+    content = state.content
+    assert content is not None and state.connector_id is not None and state.key is not None
+    return SchemaOut(
+        id=state.schema_id,
+        uuid=str(state.id),
+        name=content.name,
+        connector_id=state.connector_id,
+        key=state.key,
+        entity_type=content.entity_type,
+        fields=[FieldOut(f.name, f.type, f.primary, f.required, f.description)
+                for f in content.fields],
+        relationships=[RelationshipOut(r.name, r.target, r.cardinality)
+                       for r in content.relationships],
+        version=state.revision,
+        deleted=state.deleted,
+        created_at=iso_timestamp(state.created_at) or "",
+        created_by=state.created_by,
+        updated_at=iso_timestamp(state.updated_at) or "",
+        updated_by=state.updated_by,
+        deleted_at=iso_timestamp(state.deleted_at),
+        deleted_by=state.deleted_by,
+    )
+
+
+def write_result(state: SchemaState, status: str) -> WriteResult:
+    """What a create, update or restore answers."""
+    name = state.content.name if state.content else ""
+    return WriteResult(id=state.schema_id, name=name, status=status, version=state.revision)
+
+
+def history_entry(revision: Revision) -> HistoryEntry:
+    """One revision of a schema's history."""
+    return HistoryEntry(revision.version, revision.changed_at, revision.changed_by,
+                        revision.changes, revision.erased_versions)
+
+
+def token_out(state: TokenState) -> TokenOut:
+    """An API token as listed (never the secret or its hash)."""
+    return TokenOut(
+        id=str(state.id),
+        name=state.name,
+        app_id=state.app_id,
+        tenant=state.tenant,
+        created_at=iso_timestamp(state.created_at) or "",
+        created_by=state.created_by,
+        last_used_at=iso_timestamp(state.last_used_at),
+        revoked_at=iso_timestamp(state.revoked_at),
+        revoked_by=state.revoked_by,
+    )
+
+
+def issued_token(state: TokenState, text: str) -> IssuedToken:
+    """A newly issued token with its secret, shown this once."""
+    listed = token_out(state)
+    fields = {f: getattr(listed, f) for f in listed.__struct_fields__}
+    return IssuedToken(**fields, token=text)
+
+
+def audit_entry(row: dict[str, Any]) -> AuditEntry:
+    """One row of the audit trail."""
+    return AuditEntry(
+        id=row["id"],
+        time=row["recorded_at"],
+        tenant=row["tenant"],
+        authenticated=bool(row["authenticated"]),
+        actor=row["email"] or row["subject"],
+        subject=row["subject"],
+        app_id=row["app_id"],
+        method=row["method"],
+        route=row["route"],
+        schema_id=row["schema_id"],
+        status=row["status"],
+        outcome=row["outcome"],
+    )

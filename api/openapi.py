@@ -9,13 +9,14 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
-from api.errors import PROBLEM_JSON
+from api.problems import PROBLEM_JSON
 from domain.model import TOKEN_REQUEST, model_documents
 
 _DESCRIPTIONS = {
     304: "Not modified",
     400: "Malformed request (e.g. the body is not JSON)",
-    401: "Missing, invalid or expired bearer token",
+    401: "Missing, invalid or expired bearer token or API token",
+    403: "None of the caller's roles may call this route",
     404: "Unknown id, or a soft-deleted schema",
     409: "Conflict: the key exists, or a concurrent write won",
     410: "The schema (or this version) was erased",
@@ -33,7 +34,7 @@ class ProblemViolation(msgspec.Struct):
     message: str
 
 
-class Problem(msgspec.Struct, omit_defaults=True):
+class ProblemDocument(msgspec.Struct, omit_defaults=True):
     """An RFC 9457 problem document."""
 
     type: str
@@ -102,7 +103,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     specs: dict[int, ResponseSpec] = {}
     for status in statuses:
         specs[status] = ResponseSpec(
-            data_container=Problem,
+            data_container=ProblemDocument,
             description=_DESCRIPTIONS.get(status, "Error"),
             media_type=PROBLEM_JSON,
         )

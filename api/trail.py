@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from api.auth import principal_of
-from api.bodies import pack_cursor, query_limit, split_page, unpack_cursor
-from api.errors import QueryValidationError
-from api.models import AuditEntry, AuditPage
+from api.access import AUDITORS, allow
+from api.bodies import pack_cursor, split_page, unpack_cursor
+from api.models import AuditPage, audit_entry
 from api.openapi import problems
-from api.runtime import read, registry_of
-from api.schemas import Cursor, Limit
+from api.params import INTERNAL, Caller, Cursor, Limit, Store
+from api.problems import invalid_parameters
+from api.runtime import read
 from domain.errors import Violation
 from domain.ids import decode_schema_id, encode_schema_id
-
-Req = Request[Any, Any, Any]
 
 
 def _before(cursor: str | None) -> tuple[str, str] | None:
@@ -31,42 +28,33 @@ def _schema_filter(value: str | None) -> str | None:
         return None
     uuid = decode_schema_id(value)
     if uuid is None:
-        raise QueryValidationError([Violation("/query/schemaId", "not a schema id")])
+        raise invalid_parameters([Violation("/query/schemaId", "not a schema id")])
     return encode_schema_id(uuid)
 
 
 class AuditController(Controller):
     """Who did what, when, and what was refused."""
 
-    path = "/internal/v1/audit"
+    path = f"{INTERNAL}/audit"
     tags = ("audit",)
 
-    @get("/", responses=problems(401, 403, 422), summary="Read the audit trail")
+    @get("/", responses=problems(401, 403, 422), summary="Read the audit trail",
+         opt=allow(AUDITORS))
     async def audit(
         self,
-        request: Req,
+        principal: Caller,
+        registry: Store,
         actor: Annotated[str | None, QueryParameter(description="subject or e-mail")] = None,
         schema_id: Annotated[str | None, QueryParameter(name="schemaId")] = None,
-        limit: Limit = None,
+        limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AuditPage:
         """Newest first; filter by actor and schema id; paginate with ``cursor``."""
-        principal = principal_of(request)
-        size = query_limit(limit)
-        registry = registry_of(request)
         rows = await read(
-            registry,
-            lambda: registry.audit.page(
-                principal.tenant,
-                actor=actor,
-                schema_id=_schema_filter(schema_id),
-                before=_before(cursor),
-                limit=size + 1,
-            )
+            registry, registry.audit.page, principal.tenant, actor=actor,
+            schema_id=_schema_filter(schema_id), before=_before(cursor), limit=limit + 1,
         )
         page, next_cursor = split_page(
-            rows, size, lambda row: pack_cursor("audit", row["time"], row["id"])
+            rows, limit, lambda row: pack_cursor("audit", row["recorded_at"], row["id"])
         )
-        entries = [msgspec.convert(row, AuditEntry) for row in page]
-        return AuditPage(entries=entries, next_cursor=next_cursor)
-
+        return AuditPage(entries=[audit_entry(row) for row in page], next_cursor=next_cursor)

@@ -92,7 +92,7 @@ def measure(backend: str, registry: Registry, n: int) -> list[Row]:
         return registry.app.create_schema(ACTOR, document(next(counter)))
 
     def full() -> object:
-        return registry.create_schema(ACTOR, document(next(counter)))
+        return registry.app.create_schema(ACTOR, document(next(counter)))
 
     # Warm-up: first connections, validator and cipher set-up; projected, untimed.
     for _ in range(WARMUP):

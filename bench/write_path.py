@@ -168,7 +168,7 @@ def in_process_ms(url: str, data_dir: Path, times: int) -> float:
     numbers = count()
 
     def create() -> None:
-        registry.create_schema(actor, document("inproc", next(numbers)))
+        registry.app.create_schema(actor, document("inproc", next(numbers)))
 
     try:
         rate(create, IN_PROCESS_WARMUP)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
@@ -16,7 +16,11 @@ class AuditRecord(Aggregate):
 
         ``tenant`` is the verified tenant, or the one the caller claimed when authentication
         failed (``authenticated`` tells which); ``outcome`` is success, rejected, denied or error.
+        A record names the route template and the schema id, never the request path: a path
+        may hold a connector id, which an erase must leave nowhere readable.
         """
+
+        class_version = 2
 
         tenant: str
         authenticated: bool
@@ -25,12 +29,16 @@ class AuditRecord(Aggregate):
         app_id: str | None
         method: str
         route: str
-        path: str
         schema_id: str | None
         status: int
         outcome: str
 
         shredded: ClassVar[bool] = False
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 also kept the request path; it is not read back any more."""
+            state.pop("path", None)
 
     @classmethod
     def record(cls, **fields: object) -> AuditRecord:

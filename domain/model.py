@@ -6,6 +6,7 @@ validators check every request body, so the published model and the enforced one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -104,6 +105,27 @@ class SchemaContent:
     entity_type: str
     fields: tuple[Field, ...]
     relationships: tuple[Relationship, ...] = ()
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> SchemaContent:
+        """Build from a validated model document (``name``, ``entityType``, fields...)."""
+        return cls(
+            name=document["name"],
+            entity_type=document["entityType"],
+            fields=tuple(Field.from_dict(f) for f in document["fields"]),
+            relationships=tuple(
+                Relationship.from_dict(r) for r in document.get("relationships") or ()
+            ),
+        )
+
+    def to_document(self) -> dict[str, Any]:
+        """The content as a model document (the inverse of :meth:`from_document`)."""
+        return {
+            "name": self.name,
+            "entityType": self.entity_type,
+            "fields": [f.to_dict() for f in self.fields],
+            "relationships": [r.to_dict() for r in self.relationships],
+        }
 
 
 def _field_type_document() -> dict[str, Any]:
@@ -325,9 +347,4 @@ def parse_content(document: Any) -> SchemaContent:
     violations = validate_document(document)
     if violations:
         raise SchemaValidationError(violations)
-    return SchemaContent(
-        name=document["name"],
-        entity_type=document["entityType"],
-        fields=tuple(Field.from_dict(f) for f in document["fields"]),
-        relationships=tuple(Relationship.from_dict(r) for r in document.get("relationships", [])),
-    )
+    return SchemaContent.from_document(document)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, AggregateEvent
 
-from domain.common import Actor, iso_timestamp
+from domain.common import Actor
 from domain.errors import (
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -56,37 +56,6 @@ class SchemaState:
     def schema_id(self) -> str:
         """The public ``sch_`` id."""
         return encode_schema_id(self.id)
-
-    def to_document(self) -> dict[str, Any]:
-        """The schema as the API shows it."""
-        assert self.content is not None
-        return {
-            "id": self.schema_id,
-            "uuid": str(self.id),
-            "name": self.content.name,
-            "connectorId": self.connector_id,
-            "key": self.key,
-            "entityType": self.content.entity_type,
-            "fields": [f.to_dict() for f in self.content.fields],
-            "relationships": [r.to_dict() for r in self.content.relationships],
-            "version": self.revision,
-            "deleted": self.deleted,
-            "createdAt": iso_timestamp(self.created_at),
-            "createdBy": self.created_by,
-            "updatedAt": iso_timestamp(self.updated_at),
-            "updatedBy": self.updated_by,
-            "deletedAt": iso_timestamp(self.deleted_at),
-            "deletedBy": self.deleted_by,
-        }
-
-
-def _content(name: str, entity_type: str, fields: list[Any], rels: list[Any]) -> SchemaContent:
-    return SchemaContent(
-        name=name,
-        entity_type=entity_type,
-        fields=tuple(Field.from_dict(f) for f in fields),
-        relationships=tuple(Relationship.from_dict(r) for r in rels),
-    )
 
 
 class Schema(Aggregate):
@@ -353,7 +322,10 @@ def _created(event: Schema.Created | Schema.Recreated, state: SchemaState) -> Sc
         state,
         connector_id=event.connector_id,
         key=event.key,
-        content=_content(event.name, event.entity_type, event.fields, event.relationships),
+        content=SchemaContent.from_document(
+            {"name": event.name, "entityType": event.entity_type, "fields": event.fields,
+             "relationships": event.relationships}
+        ),
         deleted=False,
         erased=False,
         created_at=event.timestamp,

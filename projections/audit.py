@@ -6,34 +6,34 @@ from typing import Any
 
 from domain.audit import AuditRecord
 from domain.common import iso_timestamp
-from projections.db import Cursor, Database
+from projections.db import Cursor, Database, Row
 
 FIELDS = (
     "id", "recorded_at", "tenant", "authenticated", "subject", "email", "app_id", "method",
-    "route", "path", "schema_id", "status", "outcome",
+    "route", "schema_id", "status", "outcome",
 )
-
-
-def create_tables(db: Database) -> None:
-    """Create the audit table if it does not exist."""
-    with db.transaction(write=True) as cur:
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS registry_audit ("
-            " id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, tenant TEXT NOT NULL,"
-            " authenticated INTEGER NOT NULL, subject TEXT, email TEXT, app_id TEXT,"
-            " method TEXT NOT NULL, route TEXT NOT NULL, path TEXT NOT NULL, schema_id TEXT,"
-            " status INTEGER NOT NULL, outcome TEXT NOT NULL)"
-        )
-        cur.execute(
-            "CREATE INDEX IF NOT EXISTS registry_audit_by_tenant"
-            " ON registry_audit (tenant, recorded_at, id)"
-        )
 
 
 class AuditProjection:
     """Applies audit records to ``registry_audit``."""
 
     name = "audit"
+    version = 2
+    tables: tuple[str, ...] = ("registry_audit",)
+
+    def create_tables(self, cur: Cursor) -> None:
+        """Create the audit table if it does not exist."""
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS registry_audit ("
+            " id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, tenant TEXT NOT NULL,"
+            " authenticated INTEGER NOT NULL, subject TEXT, email TEXT, app_id TEXT,"
+            " method TEXT NOT NULL, route TEXT NOT NULL, schema_id TEXT,"
+            " status INTEGER NOT NULL, outcome TEXT NOT NULL)"
+        )
+        cur.execute(
+            "CREATE INDEX IF NOT EXISTS registry_audit_by_tenant"
+            " ON registry_audit (tenant, recorded_at, id)"
+        )
 
     def apply(self, cur: Cursor, event: object) -> None:
         """Project one audit record."""
@@ -42,35 +42,13 @@ class AuditProjection:
         values = (
             str(event.originator_id), iso_timestamp(event.timestamp), event.tenant,
             int(event.authenticated), event.subject, event.email, event.app_id, event.method,
-            event.route, event.path, event.schema_id, event.status, event.outcome,
+            event.route, event.schema_id, event.status, event.outcome,
         )
         cur.execute(
             f"INSERT INTO registry_audit ({', '.join(FIELDS)})"
             f" VALUES ({', '.join(['%s'] * len(FIELDS))}) ON CONFLICT (id) DO NOTHING",
             values,
         )
-
-    def clear(self, cur: Cursor) -> None:
-        """Forget the trail (before a rebuild)."""
-        cur.execute("DELETE FROM registry_audit")
-
-
-def _entry(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "time": row["recorded_at"],
-        "tenant": row["tenant"],
-        "authenticated": bool(row["authenticated"]),
-        "actor": row["email"] or row["subject"],
-        "subject": row["subject"],
-        "appId": row["app_id"],
-        "method": row["method"],
-        "route": row["route"],
-        "path": row["path"],
-        "schemaId": row["schema_id"],
-        "status": row["status"],
-        "outcome": row["outcome"],
-    }
 
 
 class AuditQueries:
@@ -87,8 +65,8 @@ class AuditQueries:
         schema_id: str | None,
         before: tuple[str, str] | None,
         limit: int,
-    ) -> list[dict[str, Any]]:
-        """Entries newest first, older than ``before`` (time, id), at most ``limit``."""
+    ) -> list[Row]:
+        """Rows newest first, older than ``before`` (time, id), at most ``limit``."""
         sql = "SELECT * FROM registry_audit WHERE tenant = %s"
         params: list[Any] = [tenant]
         if actor is not None:
@@ -102,5 +80,5 @@ class AuditQueries:
             params += [before[0], before[0], before[1]]
         sql += " ORDER BY recorded_at DESC, id DESC LIMIT %s"
         params.append(limit)
-        with self.db.transaction(write=False) as cur:
-            return [_entry(row) for row in cur.all(sql, params)]
+        with self.db.read() as cur:
+            return cur.all(sql, params)

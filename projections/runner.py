@@ -15,16 +15,23 @@ from typing import Any, Protocol
 from projections.db import Cursor, Database
 
 Progress = Callable[[int, int], None]
+_SETUP_LOCK = 0x5245474953545259  # any constant: serialises read-model set-up across processes
 log = logging.getLogger("registry.projections")
 
 
 class Projection(Protocol):
-    """A read model: applies events inside the projector's transaction."""
+    """A read model: its tables, and how it applies events inside the projector's transaction.
+
+    ``version`` names the layout of its rows: when it changes, the projector drops the tables
+    and rebuilds them from the event store on start-up.
+    """
 
     name: str
+    version: int
+    tables: tuple[str, ...]
 
+    def create_tables(self, cur: Cursor) -> None: ...
     def apply(self, cur: Cursor, event: object) -> None: ...
-    def clear(self, cur: Cursor) -> None: ...
 
 
 class NotificationSource(Protocol):
@@ -66,21 +73,60 @@ class Projector:
         self._lock = threading.RLock()
 
     def create_tables(self) -> None:
-        """Create the position table and this projector's row."""
+        """Create the read models and this projector's position; rebuild an outdated layout."""
         with self.db.transaction(write=True) as cur:
+            if self.db.dialect == "postgres":  # one process at a time sets tables up
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS registry_projection_positions ("
                 " name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
             )
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS registry_read_model_layouts ("
+                " name TEXT PRIMARY KEY, layout TEXT NOT NULL)"
+            )
+            row = cur.one(
+                "SELECT layout FROM registry_read_model_layouts WHERE name = %s", (self.name,)
+            )
+            if row is None or row["layout"] != self.layout:
+                self._recreate(cur)
+            for projection in self.projections:
+                projection.create_tables(cur)
             cur.execute(
                 "INSERT INTO registry_projection_positions (name, position) VALUES (%s, 0)"
                 " ON CONFLICT (name) DO NOTHING",
                 (self.name,),
             )
 
+    @property
+    def layout(self) -> str:
+        """The names and versions of the projections, as recorded with their tables."""
+        return ",".join(f"{p.name}:{p.version}" for p in self.projections)
+
+    def _recreate(self, cur: Cursor) -> None:
+        if self.layout_known(cur):
+            log.warning("read-model layout changed to %s: rebuilding from the events", self.layout)
+        for projection in self.projections:
+            for table in projection.tables:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute("DELETE FROM registry_projection_positions WHERE name = %s", (self.name,))
+        cur.execute("DELETE FROM registry_read_model_layouts WHERE name = %s", (self.name,))
+        cur.execute(
+            "INSERT INTO registry_read_model_layouts (name, layout) VALUES (%s, %s)",
+            (self.name, self.layout),
+        )
+
+    def layout_known(self, cur: Cursor) -> bool:
+        """True when read-model tables of some earlier layout exist (not a new database)."""
+        row = cur.one(
+            "SELECT COUNT(*) AS n FROM registry_projection_positions WHERE name = %s",
+            (self.name,),
+        )
+        return bool(row and row["n"])
+
     def position(self) -> int:
         """The id of the last notification applied."""
-        with self.db.transaction(write=False) as cur:
+        with self.db.read() as cur:
             row = cur.one(
                 "SELECT position FROM registry_projection_positions WHERE name = %s", (self.name,)
             )
@@ -107,19 +153,40 @@ class Projector:
                 if progress is not None:
                     progress(last, self.source.max_notification_id() or last)
 
+    def apply_inline(
+        self, cur: Cursor, events: Sequence[object], table: str, column: str, ids: Sequence[int]
+    ) -> bool:
+        """Apply a save's own events in the save's transaction, if nothing precedes them.
+
+        Only when the read models stand exactly at the last event stored before these (the
+        insert holds the event table's write lock, so that cannot move) are they applied here
+        and the position advanced past them; otherwise a catch-up applies everything in order.
+        """
+        row = cur.one(f"SELECT MAX({column}) AS last FROM {table} WHERE {column} < %s", (ids[0],))
+        previous = int(row["last"] or 0) if row else 0
+        if not self._advance(cur, previous, max(ids)):
+            return False
+        for event in events:
+            for projection in self.projections:
+                projection.apply(cur, event)
+        return True
+
     def _advance(self, cur: Cursor, expected: int, new: int) -> bool:
-        changed = cur.execute(
+        # RETURNING, not the row count: inside a PostgreSQL pipeline only a fetch waits for
+        # the statement's result.
+        row = cur.one(
             "UPDATE registry_projection_positions SET position = %s"
-            " WHERE name = %s AND position = %s",
+            " WHERE name = %s AND position = %s RETURNING position",
             (new, self.name, expected),
         )
-        return changed == 1
+        return row is not None
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Forget every read model and replay the whole event store into them."""
         with self._lock, self.db.transaction(write=True) as cur:
             for projection in self.projections:
-                projection.clear(cur)
+                for table in projection.tables:
+                    cur.execute(f"DELETE FROM {table}")
             cur.execute(
                 "UPDATE registry_projection_positions SET position = 0 WHERE name = %s",
                 (self.name,),
@@ -128,10 +195,11 @@ class Projector:
 
 
 class Follower:
-    """A daemon thread that keeps the read models caught up with other processes' writes."""
+    """A daemon thread that calls ``tick`` every ``interval`` seconds (catching up with writes
+    of other processes); a failing tick is logged and retried on the next one."""
 
-    def __init__(self, projector: Projector, interval: float = 0.5) -> None:
-        self.projector = projector
+    def __init__(self, tick: Callable[[], None], interval: float = 0.5) -> None:
+        self.tick = tick
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="projection-follower", daemon=True)
@@ -149,6 +217,6 @@ class Follower:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.projector.catch_up()
+                self.tick()
             except Exception:  # keep following: a failed batch is retried on the next tick
                 log.exception("projection catch-up failed; retrying")

@@ -1,8 +1,11 @@
 """The schema read models: current state per schema, and every revision with its changes.
 
-``registry_schemas`` holds one row per schema (its document while it has content);
-``registry_schema_versions`` holds one row per revision: the document as it was, the change
+``registry_schemas`` holds one row per schema (its state while it has content);
+``registry_schema_versions`` holds one row per revision: the state as it was, the change
 texts, who and when. An erase deletes the content rows and leaves one erase record.
+
+Rows hold the domain state in a plain JSON form private to this module; the API decides how
+a schema looks on the wire.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.common import iso_timestamp, parse_timestamp
-from domain.ids import encode_schema_id
-from domain.model import Field, Relationship, SchemaContent
+from domain.model import SchemaContent
 from domain.schema import Schema, SchemaRedacted, SchemaState
 from projections.db import Cursor, Database, Row
 from projections.history import ERASED, describe_changes
@@ -22,9 +24,102 @@ from projections.history import ERASED, describe_changes
 TABLES = ("registry_schema_versions", "registry_schemas")
 
 
-def create_tables(db: Database) -> None:
-    """Create the read-model tables if they do not exist."""
-    with db.transaction(write=True) as cur:
+@dataclass(frozen=True)
+class SchemaHead:
+    """What a read needs before it decides: the current version and status of a schema."""
+
+    version: int
+    status: str
+    erased_through: int
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One recorded revision: when, by whom, what changed (and how many versions an erase took)."""
+
+    version: int
+    changed_at: str
+    changed_by: str
+    changes: list[str]
+    erased_versions: int | None
+
+
+def status_of(state: SchemaState) -> str:
+    """``erased``, ``deleted`` or ``active``."""
+    return "erased" if state.erased else "deleted" if state.deleted else "active"
+
+
+def dump_state(state: SchemaState) -> str:
+    """The state of a schema with content, as stored in a row."""
+    assert state.content is not None
+    return json.dumps(
+        {
+            "connector_id": state.connector_id,
+            "key": state.key,
+            "content": state.content.to_document(),
+            "revision": state.revision,
+            "deleted": state.deleted,
+            "created_at": iso_timestamp(state.created_at),
+            "created_by": state.created_by,
+            "updated_at": iso_timestamp(state.updated_at),
+            "updated_by": state.updated_by,
+            "deleted_at": iso_timestamp(state.deleted_at),
+            "deleted_by": state.deleted_by,
+        },
+        separators=(",", ":"),
+    )
+
+
+def load_state(uuid: UUID, tenant: str, erased_through: int, text: str) -> SchemaState:
+    """The inverse of :func:`dump_state`."""
+    data = json.loads(text)
+    return SchemaState(
+        id=uuid,
+        tenant=tenant,
+        connector_id=data["connector_id"],
+        key=data["key"],
+        content=SchemaContent.from_document(data["content"]),
+        revision=data["revision"],
+        deleted=data["deleted"],
+        erased_through=erased_through,
+        created_at=parse_timestamp(data["created_at"]),
+        created_by=data["created_by"],
+        updated_at=parse_timestamp(data["updated_at"]),
+        updated_by=data["updated_by"],
+        deleted_at=parse_timestamp(data["deleted_at"]),
+        deleted_by=data["deleted_by"],
+    )
+
+
+def state_from_row(row: Row) -> SchemaState:
+    """The domain state of a current-state row."""
+    uuid = UUID(row["uuid"])
+    if row["document"] is None:
+        return SchemaState(
+            id=uuid,
+            tenant=row["tenant"],
+            revision=row["version"],
+            erased=row["status"] == "erased",
+            erased_through=row["erased_through"],
+        )
+    return load_state(uuid, row["tenant"], row["erased_through"], row["document"])
+
+
+def _history_view(state: SchemaState | None) -> dict[str, Any] | None:
+    if state is None or state.content is None:
+        return None
+    return state.content.to_document() | {"deleted": state.deleted}
+
+
+class SchemaProjection:
+    """Applies schema events to the read-model tables."""
+
+    name = "schemas"
+    version = 2
+    tables: tuple[str, ...] = TABLES
+
+    def create_tables(self, cur: Cursor) -> None:
+        """Create the read-model tables if they do not exist."""
         cur.execute(
             "CREATE TABLE IF NOT EXISTS registry_schemas ("
             " uuid TEXT PRIMARY KEY, tenant TEXT NOT NULL, schema_id TEXT NOT NULL,"
@@ -42,52 +137,6 @@ def create_tables(db: Database) -> None:
             " erased_versions INTEGER, document TEXT, PRIMARY KEY (uuid, version))"
         )
 
-
-def state_from_row(row: Row) -> SchemaState:
-    """Rebuild the domain state from a current-state row."""
-    uuid = UUID(row["uuid"])
-    if row["document"] is None:
-        return SchemaState(
-            id=uuid,
-            tenant=row["tenant"],
-            revision=row["version"],
-            erased=row["status"] == "erased",
-            erased_through=row["erased_through"],
-        )
-    doc = json.loads(row["document"])
-    content = SchemaContent(
-        name=doc["name"],
-        entity_type=doc["entityType"],
-        fields=tuple(Field.from_dict(f) for f in doc["fields"]),
-        relationships=tuple(Relationship.from_dict(r) for r in doc["relationships"]),
-    )
-    return SchemaState(
-        id=uuid,
-        tenant=row["tenant"],
-        connector_id=doc["connectorId"],
-        key=doc["key"],
-        content=content,
-        revision=doc["version"],
-        deleted=doc["deleted"],
-        erased_through=row["erased_through"],
-        created_at=parse_timestamp(doc["createdAt"]),
-        created_by=doc["createdBy"],
-        updated_at=parse_timestamp(doc["updatedAt"]),
-        updated_by=doc["updatedBy"],
-        deleted_at=parse_timestamp(doc["deletedAt"]),
-        deleted_by=doc["deletedBy"],
-    )
-
-
-def _dump(document: dict[str, Any]) -> str:
-    return json.dumps(document, separators=(",", ":"))
-
-
-class SchemaProjection:
-    """Applies schema events to the read-model tables."""
-
-    name = "schemas"
-
     def apply(self, cur: Cursor, event: object) -> None:
         """Project one event (redacted ones carry nothing and change nothing)."""
         if isinstance(event, SchemaRedacted) or not isinstance(event, Schema.Event):
@@ -103,8 +152,6 @@ class SchemaProjection:
             self._save_version(cur, event, after)
 
     def _save_state(self, cur: Cursor, state: SchemaState) -> None:
-        status = "erased" if state.erased else "deleted" if state.deleted else "active"
-        document = _dump(state.to_document()) if state.exists else None
         cur.execute(
             "INSERT INTO registry_schemas (uuid, tenant, schema_id, connector_id, entity_type,"
             " status, version, erased_through, document) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
@@ -118,24 +165,23 @@ class SchemaProjection:
                 state.schema_id,
                 state.connector_id,
                 state.content.entity_type if state.content else None,
-                status,
+                status_of(state),
                 state.revision,
                 state.erased_through,
-                document,
+                dump_state(state) if state.exists else None,
             ),
         )
 
     def _save_version(self, cur: Cursor, event: Schema.Event, state: SchemaState) -> None:
-        uuid = str(event.originator_id)
         previous = cur.one(
             "SELECT document FROM registry_schema_versions WHERE uuid = %s AND version = %s",
-            (uuid, event.revision - 1),
+            (str(event.originator_id), event.revision - 1),
         )
-        before = json.loads(previous["document"]) if previous and previous["document"] else None
-        document = state.to_document()
-        self._upsert_version(
-            cur, event, describe_changes(before, document), None, _dump(document)
-        )
+        before = None
+        if previous and previous["document"]:
+            before = load_state(state.id, state.tenant, 0, previous["document"])
+        changes = describe_changes(_history_view(before), _history_view(state) or {})
+        self._upsert_version(cur, event, changes, None, dump_state(state))
 
     def _erase(self, cur: Cursor, event: Schema.Erased) -> None:
         cur.execute(
@@ -170,50 +216,15 @@ class SchemaProjection:
             ),
         )
 
-    def clear(self, cur: Cursor) -> None:
-        """Forget everything (before a rebuild)."""
-        for table in TABLES:
-            cur.execute(f"DELETE FROM {table}")
 
-
-@dataclass(frozen=True)
-class SchemaRecord:
-    """A schema as the read model knows it."""
-
-    uuid: UUID
-    tenant: str
-    status: str
-    version: int
-    erased_through: int
-    document: dict[str, Any] | None
-
-    @property
-    def schema_id(self) -> str:
-        """The public ``sch_`` id."""
-        return encode_schema_id(self.uuid)
-
-
-def _record(row: Row) -> SchemaRecord:
-    return SchemaRecord(
-        uuid=UUID(row["uuid"]),
-        tenant=row["tenant"],
-        status=row["status"],
+def _revision(row: Row) -> Revision:
+    return Revision(
         version=row["version"],
-        erased_through=row["erased_through"],
-        document=json.loads(row["document"]) if row["document"] else None,
+        changed_at=row["changed_at"],
+        changed_by=row["changed_by"],
+        changes=json.loads(row["changes"]),
+        erased_versions=row["erased_versions"],
     )
-
-
-def _history_entry(row: Row) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "version": row["version"],
-        "changedAt": row["changed_at"],
-        "changedBy": row["changed_by"],
-        "changes": json.loads(row["changes"]),
-    }
-    if row["erased_versions"] is not None:
-        entry["erasedVersions"] = row["erased_versions"]
-    return entry
 
 
 class SchemaQueries:
@@ -222,18 +233,28 @@ class SchemaQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def get(self, tenant: str, uuid: UUID) -> SchemaRecord | None:
-        """The current record of a schema, or ``None``."""
-        with self.db.transaction(write=False) as cur:
+    def head(self, tenant: str, uuid: UUID) -> SchemaHead | None:
+        """Version and status of a schema: one indexed lookup, no document."""
+        with self.db.read() as cur:
+            row = cur.one(
+                "SELECT version, status, erased_through FROM registry_schemas"
+                " WHERE uuid = %s AND tenant = %s",
+                (str(uuid), tenant),
+            )
+        return None if row is None else SchemaHead(**row)
+
+    def get(self, tenant: str, uuid: UUID) -> SchemaState | None:
+        """The current state of a schema, or ``None``."""
+        with self.db.read() as cur:
             row = cur.one(
                 "SELECT * FROM registry_schemas WHERE uuid = %s AND tenant = %s",
                 (str(uuid), tenant),
             )
-        return None if row is None else _record(row)
+        return None if row is None else state_from_row(row)
 
     def tenant_of(self, uuid: UUID) -> str | None:
         """The tenant a schema belongs to, whoever asks; ``None`` when unknown."""
-        with self.db.transaction(write=False) as cur:
+        with self.db.read() as cur:
             row = cur.one("SELECT tenant FROM registry_schemas WHERE uuid = %s", (str(uuid),))
         return None if row is None else str(row["tenant"])
 
@@ -246,9 +267,9 @@ class SchemaQueries:
         include_deleted: bool,
         after: str | None,
         limit: int,
-    ) -> list[dict[str, Any]]:
-        """Schema documents in id order, after the ``after`` id, at most ``limit``."""
-        sql = "SELECT document FROM registry_schemas WHERE tenant = %s AND document IS NOT NULL"
+    ) -> list[SchemaState]:
+        """Schemas in id order, after the ``after`` id, at most ``limit``."""
+        sql = "SELECT * FROM registry_schemas WHERE tenant = %s AND document IS NOT NULL"
         params: list[Any] = [tenant]
         for column, value in (("connector_id", connector_id), ("entity_type", entity_type)):
             if value is not None:
@@ -261,22 +282,23 @@ class SchemaQueries:
             params.append(after)
         sql += " ORDER BY schema_id LIMIT %s"
         params.append(limit)
-        with self.db.transaction(write=False) as cur:
-            return [json.loads(row["document"]) for row in cur.all(sql, params)]
+        with self.db.read() as cur:
+            return [state_from_row(row) for row in cur.all(sql, params)]
 
-    def history(self, tenant: str, uuid: UUID) -> list[dict[str, Any]]:
+    def history(self, tenant: str, uuid: UUID) -> list[Revision]:
         """Every recorded revision, newest first."""
-        with self.db.transaction(write=False) as cur:
+        with self.db.read() as cur:
             rows = cur.all(
-                "SELECT * FROM registry_schema_versions WHERE uuid = %s AND tenant = %s"
+                "SELECT version, changed_at, changed_by, changes, erased_versions"
+                " FROM registry_schema_versions WHERE uuid = %s AND tenant = %s"
                 " ORDER BY version DESC",
                 (str(uuid), tenant),
             )
-        return [_history_entry(row) for row in rows]
+        return [_revision(row) for row in rows]
 
-    def version(self, tenant: str, uuid: UUID, version: int) -> dict[str, Any] | None:
-        """The document as it was at ``version``, or ``None`` when there is none."""
-        with self.db.transaction(write=False) as cur:
+    def version(self, tenant: str, uuid: UUID, version: int) -> SchemaState | None:
+        """The schema as it was at ``version``, or ``None`` when there is none."""
+        with self.db.read() as cur:
             row = cur.one(
                 "SELECT document FROM registry_schema_versions"
                 " WHERE uuid = %s AND tenant = %s AND version = %s",
@@ -284,4 +306,4 @@ class SchemaQueries:
             )
         if row is None or row["document"] is None:
             return None
-        return dict(json.loads(row["document"]))
+        return load_state(uuid, tenant, 0, row["document"])

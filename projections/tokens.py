@@ -15,17 +15,6 @@ COLUMNS = (
 )
 
 
-def create_tables(db: Database) -> None:
-    """Create the token table if it does not exist."""
-    with db.transaction(write=True) as cur:
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS registry_api_tokens ("
-            " token_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL,"
-            " app_id TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,"
-            " created_by TEXT, last_used_at TEXT, revoked_at TEXT, revoked_by TEXT)"
-        )
-
-
 def _row(state: TokenState) -> tuple[Any, ...]:
     return (
         str(state.id), state.tenant, state.name, state.app_id, state.secret_hash,
@@ -38,6 +27,17 @@ class TokenProjection:
     """Applies token events to ``registry_api_tokens``."""
 
     name = "api_tokens"
+    version = 1
+    tables: tuple[str, ...] = ("registry_api_tokens",)
+
+    def create_tables(self, cur: Cursor) -> None:
+        """Create the token table if it does not exist."""
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS registry_api_tokens ("
+            " token_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL,"
+            " app_id TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,"
+            " created_by TEXT, last_used_at TEXT, revoked_at TEXT, revoked_by TEXT)"
+        )
 
     def apply(self, cur: Cursor, event: object) -> None:
         """Project one token event."""
@@ -54,10 +54,6 @@ class TokenProjection:
             f" ON CONFLICT (token_id) DO UPDATE SET {updates}",
             _row(state),
         )
-
-    def clear(self, cur: Cursor) -> None:
-        """Forget every token (before a rebuild)."""
-        cur.execute("DELETE FROM registry_api_tokens")
 
 
 def state_from_row(row: Row) -> TokenState:
@@ -76,21 +72,6 @@ def state_from_row(row: Row) -> TokenState:
     )
 
 
-def token_document(state: TokenState) -> dict[str, Any]:
-    """A token as the API lists it (never the secret or its hash)."""
-    return {
-        "id": str(state.id),
-        "name": state.name,
-        "appId": state.app_id,
-        "tenant": state.tenant,
-        "createdAt": iso_timestamp(state.created_at),
-        "createdBy": state.created_by,
-        "lastUsedAt": iso_timestamp(state.last_used_at),
-        "revokedAt": iso_timestamp(state.revoked_at),
-        "revokedBy": state.revoked_by,
-    }
-
-
 class TokenQueries:
     """Reads of the token read model."""
 
@@ -99,23 +80,28 @@ class TokenQueries:
 
     def get(self, token_id: UUID) -> TokenState | None:
         """A token by id, whatever its tenant (authentication looks it up before it knows)."""
-        with self.db.transaction(write=False) as cur:
+        with self.db.read() as cur:
             row = cur.one(
                 "SELECT * FROM registry_api_tokens WHERE token_id = %s", (str(token_id),)
             )
         return None if row is None else state_from_row(row)
 
-    def for_tenant(self, tenant: str) -> list[dict[str, Any]]:
+    def all(self) -> list[TokenState]:
+        """Every token of every tenant (what authentication keeps in memory)."""
+        with self.db.read() as cur:
+            return [state_from_row(row) for row in cur.all("SELECT * FROM registry_api_tokens")]
+
+    def for_tenant(self, tenant: str) -> list[TokenState]:
         """Every token of a tenant, oldest first."""
-        with self.db.transaction(write=False) as cur:
+        with self.db.read() as cur:
             rows = cur.all(
                 "SELECT * FROM registry_api_tokens WHERE tenant = %s ORDER BY created_at, token_id",
                 (tenant,),
             )
-        return [token_document(state_from_row(row)) for row in rows]
+        return [state_from_row(row) for row in rows]
 
     def count(self) -> int:
         """How many tokens exist in all tenants."""
-        with self.db.transaction(write=False) as cur:
+        with self.db.read() as cur:
             row = cur.one("SELECT COUNT(*) AS n FROM registry_api_tokens")
         return int(row["n"]) if row else 0

@@ -38,6 +38,8 @@ DEFAULT_TTL_SECONDS = 3600
 MIN_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
 REQUIRED_CLAIMS = ("exp", "sub", "tenant")
+ROLES = ("collector", "auditor", "editor", "admin")
+"""The roles a bearer token may carry in its `roles` claim; they add up."""
 
 log = logging.getLogger("registry.auth")
 
@@ -77,6 +79,10 @@ class KeySource(Protocol):
 
     def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
         """The key for a token with this (unverified) header, else AuthenticationError."""
+        ...
+
+    def keys(self) -> object:
+        """The keys in use: a different object whenever they change (rotation)."""
         ...
 
 
@@ -176,6 +182,10 @@ class SharedSecret:
         """The secret, whatever the header says."""
         return self._key
 
+    def keys(self) -> object:
+        """The one key; it never changes."""
+        return self._key
+
 
 class PublicKeyFile:
     """A PEM public key read once: RSA of 2048+ bits (RS256) or EC P-256 (ES256)."""
@@ -185,6 +195,10 @@ class PublicKeyFile:
 
     def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
         """The key, whatever the header says (``kid`` is ignored)."""
+        return self._key
+
+    def keys(self) -> object:
+        """The one key; it never changes."""
         return self._key
 
 
@@ -201,6 +215,10 @@ class JwksFile:
         self._lock = threading.Lock()
         self._signature = _file_signature(path)
         self._keys = _load_jwks(path)
+
+    def keys(self) -> object:
+        """The current key set (the file is checked); a new object after each reload."""
+        return self._current()
 
     def key_ids(self) -> list[str | None]:
         """The ``kid`` of every key currently in use."""
@@ -362,6 +380,11 @@ class TokenVerifier:
             audience=settings.audience,
             leeway_seconds=settings.leeway_seconds,
         )
+
+    def keys(self) -> object:
+        """The keys in use: a different object whenever they change, so that whatever was
+        verified with the old ones can be forgotten."""
+        return self._keys.keys()
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token, else AuthenticationError."""

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from domain.common import Actor
+from domain.common import Actor, iso_timestamp
 from domain.errors import RegistryError
+from domain.tokens import TokenState
 from registry.auth import DEFAULT_TTL_SECONDS, issue_token
 from registry.settings import Settings
 
@@ -117,7 +118,7 @@ def _first_admin_token(settings: Settings) -> Path | None:
         if registry.tokens.count() > 0:
             return None
         actor = Actor(subject="registry-serve", tenant=DEV_TENANT)
-        _, text = registry.issue_api_token(actor, "first admin token", "bootstrap")
+        _, text = registry.app.issue_api_token(actor, "first admin token", "bootstrap")
         _audit(registry, actor, "serve: first admin API token", 201)
     finally:
         registry.close()
@@ -134,16 +135,16 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
     actor = Actor(subject=f"cli:{getpass.getuser()}", tenant=args.tenant)
     try:
         if args.action == "create":
-            state, text = registry.issue_api_token(actor, args.name, args.app_id)
+            state, text = registry.app.issue_api_token(actor, args.name, args.app_id)
             _audit(registry, actor, "api-token create", 201)
             print(f"issued API token {state.id} ({state.name!r}, appId {state.app_id!r}) "
                   f"for tenant {state.tenant!r}; it is shown only once:", file=sys.stderr)
             print(text)
         elif args.action == "list":
-            for document in registry.tokens.for_tenant(args.tenant):
-                print(json.dumps(document))
+            for state in registry.tokens.for_tenant(args.tenant):
+                print(json.dumps(_listed(state)))
         else:
-            registry.revoke_api_token(actor, uuid.UUID(args.token_id))
+            registry.app.revoke_api_token(actor, uuid.UUID(args.token_id))
             _audit(registry, actor, "api-token revoke", 204)
             print(f"revoked API token {args.token_id}", file=sys.stderr)
     except (RegistryError, ValueError) as error:
@@ -154,11 +155,21 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _listed(state: TokenState) -> dict[str, str | None]:
+    """A token as ``api-token list`` prints it: never the secret or its hash."""
+    return {
+        "id": str(state.id), "name": state.name, "appId": state.app_id, "tenant": state.tenant,
+        "createdAt": iso_timestamp(state.created_at), "createdBy": state.created_by,
+        "lastUsedAt": iso_timestamp(state.last_used_at),
+        "revokedAt": iso_timestamp(state.revoked_at), "revokedBy": state.revoked_by,
+    }
+
+
 def _audit(registry: Registry, actor: Actor, action: str, status: int) -> None:
     """Command-line changes land in the audit trail like HTTP ones (method ``CLI``)."""
-    registry.record_audit(
+    registry.app.record_audit(
         tenant=actor.tenant, authenticated=True, subject=actor.subject, email=None,
-        app_id=None, method="CLI", route=f"registry {action}", path=f"registry {action}",
+        app_id=None, method="CLI", route=f"registry {action}",
         schema_id=None, status=status, outcome="success",
     )
 

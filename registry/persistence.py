@@ -3,6 +3,9 @@
 Each schema's events are encrypted with a data key of its own (``registry_data_keys``). The
 recorders destroy those keys *in the same transaction* that stores the erase event, so an erase
 is all-or-nothing. SQLite connections use ``secure_delete`` so freed pages are zeroed.
+
+The recorders also let the read models be written in the transaction that stores the events
+(``PROJECT``), so a command costs one transaction and its effect is visible once it commits.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from psycopg.sql import SQL
 KEYS_TABLE = "registry_data_keys"
 DESTROY_KEYS = "destroy_keys_of"
 """Keyword argument of ``Application.save``: ids whose data keys the save destroys."""
+PROJECT = "project_inline"
+"""Keyword argument of ``Application.save``: ``hook(cursor, dialect, table, column, ids)``,
+called in the save's transaction once the events have their notification ids."""
 
 
 def keys_table_statement(blob_type: str) -> str:
@@ -58,6 +64,9 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         ids = super()._insert_events(c, stored_events, **kwargs)
         for originator_id in _ids(kwargs):
             c.execute(f"DELETE FROM {KEYS_TABLE} WHERE originator_id = ?", (originator_id,))
+        hook = kwargs.get(PROJECT)
+        if hook is not None and ids:
+            hook(c, "sqlite", self.events_table_name, "rowid", ids)
         return ids
 
 
@@ -90,6 +99,16 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 SQL(f"DELETE FROM {KEYS_TABLE} WHERE originator_id = %s"),
                 (originator_id,),
             )
+
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        hook = kwargs.get(PROJECT)
+        if hook is not None and ids:
+            hook(curs, "postgres", self.events_table_name, "notification_id", ids)
+        return ids
 
 
 class RegistryPostgresFactory(PostgresFactory):

@@ -89,7 +89,7 @@ class Credentials:
         if key not in cls.issued:
             assert cls.registry is not None, "use the 'registry' fixture to call the API"
             setup = Actor(subject="test-setup", tenant=tenant)
-            _, cls.issued[key] = cls.registry.issue_api_token(setup, f"tests {app_id}", app_id)
+            _, cls.issued[key] = cls.registry.app.issue_api_token(setup, f"tests {app_id}", app_id)
         return cls.issued[key]
 
 

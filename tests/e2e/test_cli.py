@@ -58,9 +58,9 @@ def test_token_prints_a_verifiable_token(tmp_path: Path) -> None:
 
 
 def test_projections_rebuild(backend: Backend, registry: Registry) -> None:
-    state = registry.create_schema(ADMIN, seed_create())
-    registry.erase_schema(ADMIN, "connector-uuid", state.id)
-    registry.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(ADMIN, seed_create())
+    registry.app.erase_schema(ADMIN, "connector-uuid", state.id)
+    registry.app.create_schema(ADMIN, seed_create())
     with registry.db.transaction(write=False) as cur:
         before = cur.all("SELECT * FROM registry_schema_versions ORDER BY version")
     result = run(["projections", "rebuild"], environment(backend))

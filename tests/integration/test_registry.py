@@ -31,30 +31,31 @@ def read_models(registry: Registry) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_commands_answer_after_the_read_models_show_them(registry: Registry) -> None:
-    state = registry.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(ADMIN, seed_create())
     record = registry.queries.get("acme", state.id)
-    assert record is not None and record.version == 1
+    assert record is not None and record.revision == 1
     document = seed_create()
     document["fields"].append({"name": "department", "type": "string"})
-    registry.update_schema(ADMIN, state.id, document, if_match={1})
+    registry.app.update_schema(ADMIN, state.id, document, if_match={1})
     record = registry.queries.get("acme", state.id)
-    assert record is not None and record.version == 2
+    assert record is not None and record.revision == 2
     assert registry.projector.position() == registry.app.recorder.max_notification_id()
 
 
 def test_invalid_commands_write_nothing(registry: Registry) -> None:
-    state = registry.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(ADMIN, seed_create())
     before = registry.app.recorder.max_notification_id()
     bad = seed_create()
     bad["fields"][0]["primary"] = "yes"
     failing = [
-        (SchemaValidationError, lambda: registry.update_schema(ADMIN, state.id, bad, None)),
-        (SchemaValidationError, lambda: registry.update_schema(
+        (SchemaValidationError, lambda: registry.app.update_schema(ADMIN, state.id, bad, None)),
+        (SchemaValidationError, lambda: registry.app.update_schema(
             ADMIN, state.id, {**seed_create(), "connectorId": "other"}, None)),
-        (StaleVersionError, lambda: registry.update_schema(ADMIN, state.id, devices(), {7})),
-        (SchemaAlreadyExistsError, lambda: registry.create_schema(ADMIN, seed_create())),
-        (SchemaNotFoundError, lambda: registry.delete_schema(ADMIN, "wrong-connector", state.id)),
-        (SchemaNotFoundError, lambda: registry.erase_schema(
+        (StaleVersionError, lambda: registry.app.update_schema(ADMIN, state.id, devices(), {7})),
+        (SchemaAlreadyExistsError, lambda: registry.app.create_schema(ADMIN, seed_create())),
+        (SchemaNotFoundError,
+         lambda: registry.app.delete_schema(ADMIN, "wrong-connector", state.id)),
+        (SchemaNotFoundError, lambda: registry.app.erase_schema(
             Actor("x", "other-tenant"), "connector-uuid", state.id)),
     ]
     for error, command in failing:
@@ -64,7 +65,7 @@ def test_invalid_commands_write_nothing(registry: Registry) -> None:
 
 
 def test_concurrent_writers_never_lose_an_update(registry: Registry) -> None:
-    state = registry.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(ADMIN, seed_create())
     first = registry.app.repository.get(state.id)
     second = registry.app.repository.get(state.id)
     assert isinstance(first, Schema) and isinstance(second, Schema)
@@ -79,19 +80,19 @@ def test_concurrent_writers_never_lose_an_update(registry: Registry) -> None:
         registry.app._save(second)
     registry.projector.catch_up()
     record = registry.queries.get("acme", state.id)
-    assert record is not None and record.document is not None
-    assert record.document["name"] == "First writer"
+    assert record is not None and record.content is not None
+    assert record.content.name == "First writer"
 
 
 def test_racing_threads_each_get_a_version_or_a_conflict(registry: Registry) -> None:
-    state = registry.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(ADMIN, seed_create())
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
     def rename(index: int) -> None:
         barrier.wait()
         try:
-            registry.update_schema(ADMIN, state.id, seed_create() | {"name": f"n{index}"}, {1})
+            registry.app.update_schema(ADMIN, state.id, seed_create() | {"name": f"n{index}"}, {1})
             outcomes.append("ok")
         except (ConcurrentWriteError, StaleVersionError):
             outcomes.append("conflict")
@@ -103,46 +104,46 @@ def test_racing_threads_each_get_a_version_or_a_conflict(registry: Registry) -> 
         thread.join()
     assert outcomes.count("ok") == 1
     history = registry.queries.history("acme", state.id)
-    assert [e["version"] for e in history] == [2, 1]
+    assert [e.version for e in history] == [2, 1]
 
 
 def test_rebuild_gives_exactly_the_live_state(registry: Registry) -> None:
-    kept = registry.create_schema(ADMIN, devices())
-    gone = registry.create_schema(ADMIN, seed_create())
-    registry.update_schema(ADMIN, kept.id, devices() | {"name": "Fleet"}, None)
-    registry.delete_schema(ADMIN, "mdm-42", kept.id)
-    registry.restore_schema(ADMIN, "mdm-42", kept.id)
-    registry.erase_schema(ADMIN, "connector-uuid", gone.id)
-    registry.create_schema(ADMIN, seed_create() | {"name": "Back again"})
+    kept = registry.app.create_schema(ADMIN, devices())
+    gone = registry.app.create_schema(ADMIN, seed_create())
+    registry.app.update_schema(ADMIN, kept.id, devices() | {"name": "Fleet"}, None)
+    registry.app.delete_schema(ADMIN, "mdm-42", kept.id)
+    registry.app.restore_schema(ADMIN, "mdm-42", kept.id)
+    registry.app.erase_schema(ADMIN, "connector-uuid", gone.id)
+    registry.app.create_schema(ADMIN, seed_create() | {"name": "Back again"})
     live = read_models(registry)
     assert registry.rebuild() == registry.app.recorder.max_notification_id()
     assert read_models(registry) == live
 
 
 def test_read_models_resume_after_a_restart(backend: Backend, registry: Registry) -> None:
-    state = registry.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(ADMIN, seed_create())
     registry.close()
     reopened = Registry(backend.settings())
     try:
-        reopened.update_schema(ADMIN, state.id, devices() | {"connectorId": "connector-uuid",
+        reopened.app.update_schema(ADMIN, state.id, devices() | {"connectorId": "connector-uuid",
                                                              "key": "account"}, None)
         history = reopened.queries.history("acme", state.id)
-        assert [e["version"] for e in history] == [2, 1]
+        assert [e.version for e in history] == [2, 1]
     finally:
         reopened.close()
 
 
 def test_erase_leaves_no_trace_in_a_full_dump(backend: Backend, registry: Registry) -> None:
-    erased = registry.create_schema(ADMIN, with_marker("ZEBRAXQ"))
-    kept = registry.create_schema(ADMIN, with_marker("OKAPIWV"))
+    erased = registry.app.create_schema(ADMIN, with_marker("ZEBRAXQ"))
+    kept = registry.app.create_schema(ADMIN, with_marker("OKAPIWV"))
     changed = with_marker("ZEBRAXQ")
     changed["fields"].append({"name": "extra_ZEBRAXQ", "type": "string",
                               "description": "more ZEBRAXQ"})
-    registry.update_schema(ADMIN, erased.id, changed, None)
-    registry.delete_schema(ADMIN, "conn-ZEBRAXQ", erased.id)
+    registry.app.update_schema(ADMIN, erased.id, changed, None)
+    registry.app.delete_schema(ADMIN, "conn-ZEBRAXQ", erased.id)
     assert "ZEBRAXQ" in backend.dump()
 
-    registry.erase_schema(ADMIN, "conn-ZEBRAXQ", erased.id)
+    registry.app.erase_schema(ADMIN, "conn-ZEBRAXQ", erased.id)
 
     dump = backend.dump()
     assert "ZEBRAXQ" not in dump
@@ -152,7 +153,7 @@ def test_erase_leaves_no_trace_in_a_full_dump(backend: Backend, registry: Regist
         assert b"ZEBRAXQ" not in raw
         assert b"OKAPIWV" in raw
     with pytest.raises(SchemaErasedError):
-        registry.delete_schema(ADMIN, "conn-ZEBRAXQ", erased.id)
+        registry.app.delete_schema(ADMIN, "conn-ZEBRAXQ", erased.id)
     assert registry.queries.get("acme", kept.id) is not None
     live = read_models(registry)
     registry.rebuild()

@@ -41,7 +41,7 @@ def test_create_records_one_created_event_with_actor_and_tenant() -> None:
     assert (event.revision, event.tenant, event.actor_subject) == (1, "acme", "alice-sub")
     assert (event.actor_email, event.app_id) == ("alice@example.com", "app-1")
     assert schema.state.revision == 1
-    assert schema.state.to_document()["createdBy"] == "alice@example.com"
+    assert schema.state.created_by == "alice@example.com"
 
 
 def test_a_put_changing_three_things_is_one_revision_of_three_events() -> None:

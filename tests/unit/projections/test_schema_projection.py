@@ -14,7 +14,7 @@ from domain.common import Actor
 from domain.model import parse_content
 from domain.schema import Schema, SchemaRedacted
 from projections.db import Database
-from projections.schemas import SchemaProjection, SchemaQueries, create_tables
+from projections.schemas import SchemaProjection, SchemaQueries
 from tests.fixtures import seed_create
 
 ACTOR = Actor("sub-1", "acme", "admin@example.com")
@@ -24,8 +24,10 @@ ACTOR = Actor("sub-1", "acme", "admin@example.com")
 def db(tmp_path: Path) -> Iterator[Database]:
     datastore = SQLiteDatastore(str(tmp_path / "read.db"))
     database = Database(datastore, "sqlite")
-    create_tables(database)
+    with database.transaction(write=True) as cur:
+        SchemaProjection().create_tables(cur)
     yield database
+    database.close()
     datastore.close()
 
 
@@ -50,15 +52,16 @@ def test_created_and_updated_schema_rows(db: Database) -> None:
 
     (current,) = rows(db, "registry_schemas")
     assert (current["status"], current["version"], current["tenant"]) == ("active", 2, "acme")
-    assert json.loads(current["document"])["name"] == "Accounts"
+    assert json.loads(current["document"])["content"]["name"] == "Accounts"
     history = SchemaQueries(db).history("acme", schema.id)
-    assert [e["changes"] for e in history] == [
+    assert [e.changes for e in history] == [
         ["Renamed schema: Custom REST API -> Accounts", "Added field: department"],
         ["Initial creation"],
     ]
     assert SchemaQueries(db).history("other-tenant", schema.id) == []
     version_one = SchemaQueries(db).version("acme", schema.id, 1)
-    assert version_one is not None and len(version_one["fields"]) == 5
+    assert version_one is not None and version_one.content is not None
+    assert len(version_one.content.fields) == 5
 
 
 def test_erase_leaves_only_the_erase_record(db: Database) -> None:

@@ -1,0 +1,179 @@
+"""Who may call what, checked once per request by one middleware; and the audit trail.
+
+Each ``/internal`` route declares the roles it allows in its ``opt`` (``opt=allow(EDITORS)``);
+a route without roles is public (``/health``, the OpenAPI document). Litestar runs middleware
+after routing, so this one reads the route's roles from the scope and checks both credentials
+and the roles before the handler runs. Reads pass straight through; state-changing requests and
+refused ones are recorded in the audit trail before the response starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import jwt
+from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import forbidden, status_for
+from api.runtime import run
+from domain.ids import decode_schema_id, encode_schema_id
+from registry.access import (
+    Authenticator,
+    check_api_token,
+    parse_api_token,
+    use_is_due,
+)
+from registry.auth import ROLES, Principal
+from registry.service import Registry
+
+log = logging.getLogger("registry.audit")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+READERS = frozenset(ROLES)
+AUDITORS = frozenset({"auditor", "admin"})
+EDITORS = frozenset({"editor", "admin"})
+ADMINS = frozenset({"admin"})
+
+
+def allow(roles: Iterable[str]) -> dict[str, Any]:
+    """The ``opt`` of a route that these roles may call."""
+    return {"roles": frozenset(roles)}
+
+
+def principal_of(scope: Scope) -> Principal:
+    """The authenticated caller (a dependency of every ``/internal`` handler)."""
+    principal: Principal = scope["user"]
+    return principal
+
+
+def registry_of(state: State) -> Registry:
+    """The registry the app was started with (a dependency)."""
+    registry: Registry = state.registry
+    return registry
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class AccessMiddleware(ASGIMiddleware):
+    """Authenticates, checks the route's roles, and audits what must be audited."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        allowed = scope["route_handler"].opt.get("roles")
+        if allowed is None:
+            await next_app(scope, receive, send)
+            return
+        try:
+            principal = await authenticate(scope, scope["app"].state.authenticator)
+            scope["user"] = principal
+            if allowed.isdisjoint(principal.roles):
+                needed = ", ".join(sorted(allowed)) or "nobody"
+                raise forbidden(f"this route needs one of the roles: {needed}")
+        except Exception as error:
+            await record(scope, status_for(error), [])
+            raise
+        if scope.get("method") in SAFE_METHODS:
+            await next_app(scope, receive, send)
+            return
+        await audited(scope, receive, send, next_app)
+
+
+async def authenticate(scope: Scope, authenticator: Authenticator) -> Principal:
+    """Both credentials of the request: remembered, or checked in full (and remembered)."""
+    authorization, presented = _header(scope, b"authorization"), _header(scope, b"x-api-token")
+    principal = authenticator.remembered(authorization, presented)
+    if principal is not None:
+        return principal
+    principal = authenticator.principal(authorization)
+    token_id, secret = parse_api_token(presented)
+    state = authenticator.known(token_id) or await run(authenticator.lookup, token_id)
+    principal = check_api_token(state, secret, principal)
+    assert state is not None
+    if use_is_due(state):
+        await run(authenticator.record_use, principal, state)
+        state = authenticator.known(token_id) or state
+    authenticator.remember(authorization, presented, principal, state)
+    return principal
+
+
+async def audited(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    """Run a state-changing request; record it before its response starts."""
+    recorded = False
+
+    async def send_and_record(message: Message) -> None:
+        nonlocal recorded
+        if message["type"] == "http.response.start" and not recorded:
+            recorded = True
+            await record(scope, message["status"], list(message.get("headers", [])))
+        await send(message)
+
+    try:
+        await next_app(scope, receive, send_and_record)
+    except Exception as error:
+        if not recorded:
+            await record(scope, status_for(error), [])
+        raise
+
+
+def outcome_of(status: int) -> str:
+    """success, denied (401/403), rejected (other 4xx) or error (5xx)."""
+    if status in (401, 403):
+        return "denied"
+    if status >= 500:
+        return "error"
+    return "rejected" if status >= 400 else "success"
+
+
+async def record(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    """Append the audit record of a request (never its path: it may hold a connector id)."""
+    user = scope.get("user")
+    principal = user if isinstance(user, Principal) else None
+    registry: Registry = scope["app"].state.registry
+    fields = {
+        "tenant": principal.tenant if principal else _claimed_tenant(scope),
+        "authenticated": principal is not None,
+        "subject": principal.subject if principal else None,
+        "email": principal.email if principal else None,
+        "app_id": principal.app_id if principal else None,
+        "method": str(scope.get("method", "")),
+        "route": scope.get("path_template") or scope["path"],
+        "schema_id": _schema_id(scope, headers),
+        "status": status,
+        "outcome": outcome_of(status),
+    }
+    try:
+        await run(registry.app.record_audit, **fields)
+    except Exception:  # the request itself must not fail because its audit record did
+        log.exception("could not record the audit entry for %s %s", fields["method"],
+                      fields["route"])
+
+
+def _claimed_tenant(scope: Scope) -> str:
+    # Only used when authentication failed: what the caller *claimed*, flagged unauthenticated.
+    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return ""
+    tenant = claims.get("tenant") if isinstance(claims, dict) else None
+    return tenant if isinstance(tenant, str) and scheme.lower() == "bearer" else ""
+
+
+def _schema_id(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
+    candidate = str(scope.get("path_params", {}).get("id", ""))
+    for name, value in headers:
+        if name.lower() == b"location":
+            candidate = value.decode("latin-1").rsplit("/", 1)[-1]
+    uuid = decode_schema_id(candidate) if candidate else None
+    return encode_schema_id(uuid) if uuid else None

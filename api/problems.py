@@ -1,0 +1,196 @@
+"""Errors as RFC 9457 ``application/problem+json``: one table, served by ``ProblemDetailsPlugin``.
+
+Domain and registry errors are mapped by class; errors that only exist in HTTP (a body that is
+not JSON, a role that is not allowed) are :class:`Problem` exceptions raised by the API itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from domain.errors import (
+    ConcurrentWriteError,
+    RegistryError,
+    SchemaAlreadyExistsError,
+    SchemaDeletedError,
+    SchemaErasedError,
+    SchemaNotDeletedError,
+    SchemaNotFoundError,
+    SchemaValidationError,
+    SchemaVersionNotFoundError,
+    StaleVersionError,
+    Violation,
+)
+from domain.tokens import TokenNotFoundError, TokenRevokedError
+from registry.auth import AuthenticationError
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://connector-schema-registry.dev/problems/"
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer realm="registry"'}
+log = logging.getLogger("registry.api")
+
+# error class -> (status, problem type slug, title)
+ERRORS: dict[type[Exception], tuple[int, str, str]] = {
+    SchemaValidationError: (422, "validation-failed", "The request is not valid"),
+    SchemaNotFoundError: (404, "schema-not-found", "Schema not found"),
+    SchemaVersionNotFoundError: (404, "version-not-found", "Schema version not found"),
+    SchemaDeletedError: (404, "schema-deleted", "Schema was deleted"),
+    SchemaErasedError: (410, "schema-erased", "Schema was erased"),
+    SchemaAlreadyExistsError: (409, "schema-exists", "Schema already exists"),
+    SchemaNotDeletedError: (409, "schema-not-deleted", "Schema is not deleted"),
+    ConcurrentWriteError: (409, "concurrent-write", "Concurrent modification"),
+    StaleVersionError: (412, "stale-version", "Precondition failed: stale version"),
+    AuthenticationError: (401, "unauthenticated", "Authentication required"),
+    TokenNotFoundError: (404, "api-token-not-found", "API token not found"),
+    TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
+}
+
+# Litestar's own HTTP errors (unknown route, wrong method, body too large...)
+HTTP_ERRORS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("body-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+class Problem(ProblemDetailsException):
+    """An error that only exists in HTTP, raised by the API with its status and type."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+        headers = UNAUTHENTICATED_HEADERS if status == 401 else None
+        super().__init__(
+            detail=detail, status_code=status, type_=PROBLEM_BASE + slug, title=title,
+            headers=headers, extra=extra or None,
+        )
+
+
+def bad_request(detail: str) -> Problem:
+    """400: the request cannot be parsed (e.g. its body is not JSON)."""
+    return Problem(400, "malformed-request", "Malformed request", detail)
+
+
+def unsupported_media_type(detail: str) -> Problem:
+    """415: the body is not ``application/json``."""
+    return Problem(415, "unsupported-media-type", "Unsupported media type", detail)
+
+
+def forbidden(detail: str) -> Problem:
+    """403: authenticated, but no role of the caller allows the route."""
+    return Problem(403, "forbidden", "Forbidden", detail)
+
+
+def invalid_parameters(violations: list[Violation]) -> Problem:
+    """422: a path, query or header parameter has a value the API cannot use."""
+    detail = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in violations)
+    return Problem(422, "invalid-parameter", "Invalid parameter", detail,
+                   errors=_violations(violations))
+
+
+def _violations(violations: list[Violation]) -> list[dict[str, str]]:
+    return [{"pointer": v.pointer, "message": v.message} for v in violations]
+
+
+def status_for(error: BaseException) -> int:
+    """The HTTP status an error is answered with."""
+    if isinstance(error, ValidationException):
+        return 422
+    if isinstance(error, HTTPException):
+        return error.status_code
+    for cls in type(error).__mro__:
+        if cls in ERRORS:
+            return ERRORS[cls][0]
+    return 500
+
+
+def from_registry_error(error: RegistryError) -> ProblemDetailsException:
+    """A domain or registry error as a problem."""
+    status, slug, title = ERRORS.get(type(error)) or _by_base(error)
+    extra: dict[str, Any] = {}
+    if isinstance(error, SchemaValidationError):
+        extra["errors"] = _violations(error.violations)
+    if isinstance(error, SchemaAlreadyExistsError):
+        extra["existingId"] = error.existing_id
+    if isinstance(error, StaleVersionError):
+        extra["currentVersion"] = error.current
+    return Problem(status, slug, title, str(error), **extra)
+
+
+def _by_base(error: Exception) -> tuple[int, str, str]:
+    for cls in type(error).__mro__:
+        if cls in ERRORS:
+            return ERRORS[cls]
+    return 500, "internal-error", "Internal error"
+
+
+def from_http_error(error: HTTPException) -> ProblemDetailsException:
+    """Litestar's own errors; parameter validation becomes the registry's 422."""
+    if isinstance(error, ProblemDetailsException):
+        return error
+    if isinstance(error, ValidationException):
+        return invalid_parameters(_parameter_violations(error))
+    slug, title = HTTP_ERRORS.get(error.status_code, ("http-error", "HTTP error"))
+    if isinstance(error, NotAuthorizedException):
+        slug, title = HTTP_ERRORS[401]
+    problem = Problem(error.status_code, slug, title, str(error.detail))
+    problem.headers = {**(problem.headers or {}), **(error.headers or {})}
+    return problem
+
+
+def _parameter_violations(error: ValidationException) -> list[Violation]:
+    # Litestar reports the Python parameter name; clients know the alias they sent.
+    items = error.extra if isinstance(error.extra, list) else []
+    found = [
+        Violation(f"/{_source(item.get('source'))}/{_alias(item.get('key'))}",
+                  str(item.get("message", "invalid value")))
+        for item in items
+        if isinstance(item, dict)
+    ]
+    return found or [Violation("", "invalid parameter")]
+
+
+PARAMETER_ALIASES: dict[str, str] = {}
+"""Python parameter name → the name on the wire, filled by :mod:`api.params`."""
+
+
+def _alias(key: Any) -> str:
+    return PARAMETER_ALIASES.get(str(key), str(key))
+
+
+def _source(source: Any) -> str:
+    text = str(getattr(source, "value", source) or "query")
+    return text if text in ("path", "query", "header", "cookie") else "query"
+
+
+def unexpected(request: Request[Any, Any, Any], error: Exception) -> ProblemDetailsException:
+    """Anything else is a bug: logged with the route, answered with a bare 500 problem."""
+    log.error("unhandled error on %s %s", request.method, request.scope.get("path_template"),
+              exc_info=error)
+    return Problem(500, "internal-error", "Internal error",
+                   "the registry failed to handle this request; it has been logged")
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    """Every error of the app as ``application/problem+json``."""
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                RegistryError: from_registry_error,
+                HTTPException: from_http_error,
+            }
+        )
+    )
