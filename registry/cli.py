@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from registry.first_token import AdminTokenFile
 
 DEV_TENANT = "default"
+"""The tenant of the first admin API token (``registry.first_token``, imported lazily)."""
 
 
 def _parser() -> argparse.ArgumentParser:

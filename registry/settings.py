@@ -130,11 +130,6 @@ class Settings:
         """The database the URL names (SettingsError when the URL is not usable)."""
         return parse_database_url(self.database_url)
 
-    @property
-    def uses_default_database(self) -> bool:
-        """True for the embedded default: the SQLite file of the data directory."""
-        return self.database_url == default_database_url(self.data_dir)
-
     def jwt_settings(self) -> JwtSettings:
         """``self.jwt``; kept for callers written before it was a field."""
         return self.jwt
