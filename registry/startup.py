@@ -32,17 +32,17 @@ class StartupError(Exception):
 
 
 def check_serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Every check of ``registry serve``, cheapest first; creates the data dir and secret."""
+    """Every check of ``registry serve``; creates the data dir, and the secret once all pass."""
     if not 1 <= port <= MAX_PORT:
         raise StartupError(f"--port {port} is not a TCP port: use a number from 1 to {MAX_PORT}")
     if workers < 1:
         raise StartupError(f"--workers {workers}: use at least 1 worker process")
     database = settings.database
     prepare_data_dir(settings.data_dir)
-    ensure_signing_secret(settings.jwt)
-    settings.jwt.key_source()  # a bad key file fails now, not on the first request
     check_database(database)
     check_listen(host, port)
+    ensure_signing_secret(settings.jwt)  # last: a refused start leaves no new secret behind
+    settings.jwt.key_source()  # a bad key file fails now, not on the first request
 
 
 def prepare_data_dir(path: Path) -> None:
