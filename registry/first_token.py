@@ -22,7 +22,7 @@ from pathlib import Path
 from domain.common import Actor
 from registry import tokens
 from registry.cli_audit import record_cli_change
-from registry.database_url import SqliteDatabase
+from registry.database_url import PostgresDatabase, SqliteDatabase
 from registry.service import Registry
 from registry.settings import Settings
 from registry.startup import StartupError
@@ -73,6 +73,9 @@ def _open(settings: Settings) -> Registry:
         return Registry(settings)
     except Exception as error:  # a start-up boundary: say what failed in one line
         reason = " ".join(str(error).split()) or type(error).__name__
+        database = settings.database
+        if isinstance(database, PostgresDatabase) and database.password:
+            reason = reason.replace(database.password, "***")
         raise StartupError(f"cannot open {settings.database.describe()}: {reason}") from None
 
 
