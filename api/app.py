@@ -28,7 +28,7 @@ def create_app(
     settings: Settings, *, registry: Registry | None = None, follow: bool = False
 ) -> Litestar:
     """The API app. It opens its own registry on start-up unless one is given."""
-    verifier = TokenVerifier.from_settings(settings.jwt_settings())
+    verifier = TokenVerifier.from_settings(settings.jwt)
 
     def start(app: Litestar) -> None:
         if app.state.registry is None:

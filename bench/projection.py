@@ -30,7 +30,7 @@ from typing import Any
 
 from domain.common import Actor
 from registry.service import Registry
-from registry.settings import Settings
+from registry.settings import JwtSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
@@ -162,7 +162,8 @@ def run(backend: str, n: int) -> list[Row]:
         with source as url:
             if url is None:
                 return []
-            settings = Settings(database_url=url, data_dir=Path(tmp), jwt_secret=SECRET)
+            settings = Settings(database_url=url, data_dir=Path(tmp),
+                                jwt=JwtSettings(secret=SECRET))
             registry = Registry(settings)
             try:
                 return measure(backend, registry, n)

@@ -9,20 +9,21 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from domain.common import Actor, iso_timestamp
 from domain.errors import RegistryError
 from domain.tokens import TokenState
-from registry.auth import DEFAULT_TTL_SECONDS, issue_token
+from registry.auth import DEFAULT_TTL_SECONDS, ROLES, issue_token
+from registry.database_url import redacted
 from registry.settings import Settings
+from registry.startup import StartupError, check_serve, signing_secret_for_tokens
 
 if TYPE_CHECKING:
-    from registry.service import Registry
+    from registry.first_token import AdminTokenFile
 
 DEV_TENANT = "default"
-ADMIN_TOKEN_FILE = "admin-api-token"  # noqa: S105 - a file name
+"""The tenant of the first admin API token (``registry.first_token``, imported lazily)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", required=True)
     token.add_argument("--subject", required=True)
     token.add_argument("--email")
-    token.add_argument("--role", action="append", default=[], dest="roles")
+    token.add_argument("--role", nargs="+", action="extend", default=[], dest="roles",
+                       metavar="ROLE", help=f"one or more of {', '.join(ROLES)}; repeatable")
     token.add_argument(
         "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds (default 3600)"
     )
@@ -69,35 +71,47 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_database_url(args.database_url)
+    check_serve(settings, args.host, args.port, args.workers)
+    from registry.first_token import first_admin_token
+
+    token_file = first_admin_token(settings)
+    os.environ["REGISTRY_DATABASE_URL"] = settings.database_url
+    os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
+    _banner(settings, f"http://{args.host}:{args.port}", token_file)
+    _run_granian(args.host, args.port, args.workers)
+    return 0
+
+
+def _banner(settings: Settings, base: str, token_file: AdminTokenFile | None) -> None:
+    """What is served, and a curl that works: only with a token file of this database."""
+    print(f"Connector Schema Registry on {base}", file=sys.stderr)
+    print(f"  database: {redacted(settings.database_url)}", file=sys.stderr)
+    if token_file is None:
+        print(f"  API tokens: {_command()} api-token create --tenant T --name N",
+              file=sys.stderr)
+        return
+    if token_file.issued_now:
+        print(f"  first start: an admin API token of tenant '{DEV_TENANT}' is in "
+              f"{token_file.path}", file=sys.stderr)
+    print("  try it:\n"
+          f"    JWT=$({_command()} token --tenant {DEV_TENANT} --subject you --role admin)\n"
+          f"    curl -H \"Authorization: Bearer $JWT\" -H \"X-API-Token: $(cat {token_file.path})\""
+          f" {base}/internal/v1/connector/universal/schemas", file=sys.stderr)
+
+
+def _run_granian(host: str, port: int, workers: int) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
-    settings = settings.with_database_url(args.database_url)
-    settings.jwt_settings()  # fail early on a bad key configuration
-    first_token = _first_admin_token(settings)
-    os.environ["REGISTRY_DATABASE_URL"] = settings.database_url
-    os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
-    base = f"http://{args.host}:{args.port}"
-    print(f"Connector Schema Registry on {base}", file=sys.stderr)
-    print(f"  database: {_redacted(settings.database_url)}", file=sys.stderr)
-    if first_token is not None:
-        print(f"  first start: an admin API token of tenant '{DEV_TENANT}' is in {first_token}",
-              file=sys.stderr)
-    token_file = settings.data_dir / ADMIN_TOKEN_FILE
-    if token_file.exists():
-        print("  try it:\n"
-              f"    JWT=$({_command()} token --tenant {DEV_TENANT} --subject you --role admin)\n"
-              f"    curl -H \"Authorization: Bearer $JWT\" -H \"X-API-Token: $(cat {token_file})\""
-              f" {base}/internal/v1/connector/universal/schemas", file=sys.stderr)
     Granian(
         "api.app:app_from_env",
-        address=args.host,
-        port=args.port,
+        address=host,
+        port=port,
         interface=Interfaces.ASGI,
-        workers=args.workers,
+        workers=workers,
         factory=True,
     ).serve()
-    return 0
 
 
 def _command() -> str:
@@ -106,29 +120,8 @@ def _command() -> str:
     return invoked if invoked.endswith("registry") else "registry"
 
 
-def _first_admin_token(settings: Settings) -> Path | None:
-    """On a fresh embedded database, issue a first admin API token into the data directory."""
-    path = settings.data_dir / ADMIN_TOKEN_FILE
-    if not settings.database_url.startswith("sqlite:") or path.exists():
-        return None
-    from registry.service import Registry
-
-    registry = Registry(settings)
-    try:
-        if registry.tokens.count() > 0:
-            return None
-        actor = Actor(subject="registry-serve", tenant=DEV_TENANT)
-        _, text = registry.app.issue_api_token(actor, "first admin token", "bootstrap")
-        _audit(registry, actor, "serve: first admin API token", 201)
-    finally:
-        registry.close()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
-    return path
-
-
 def _api_token(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.cli_audit import record_cli_change
     from registry.service import Registry
 
     registry = Registry(settings.with_database_url(args.database_url))
@@ -136,7 +129,7 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "create":
             state, text = registry.app.issue_api_token(actor, args.name, args.app_id)
-            _audit(registry, actor, "api-token create", 201)
+            record_cli_change(registry, actor, "api-token create", 201)
             print(f"issued API token {state.id} ({state.name!r}, appId {state.app_id!r}) "
                   f"for tenant {state.tenant!r}; it is shown only once:", file=sys.stderr)
             print(text)
@@ -145,7 +138,7 @@ def _api_token(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps(_listed(state)))
         else:
             registry.app.revoke_api_token(actor, uuid.UUID(args.token_id))
-            _audit(registry, actor, "api-token revoke", 204)
+            record_cli_change(registry, actor, "api-token revoke", 204)
             print(f"revoked API token {args.token_id}", file=sys.stderr)
     except (RegistryError, ValueError) as error:
         print(f"registry: {error}", file=sys.stderr)
@@ -165,28 +158,14 @@ def _listed(state: TokenState) -> dict[str, str | None]:
     }
 
 
-def _audit(registry: Registry, actor: Actor, action: str, status: int) -> None:
-    """Command-line changes land in the audit trail like HTTP ones (method ``CLI``)."""
-    registry.app.record_audit(
-        tenant=actor.tenant, authenticated=True, subject=actor.subject, email=None,
-        app_id=None, method="CLI", route=f"registry {action}",
-        schema_id=None, status=status, outcome="success",
-    )
-
-
-def _redacted(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"
-
-
 def _token(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.uses_key_file:
-        print("registry: this registry verifies bearer tokens with a public key or JWKS file; "
-              "get tokens from your identity provider", file=sys.stderr)
-        return 2
-    secret = settings.signing_secret(create=True)
+    unknown = sorted(set(args.roles) - set(ROLES))
+    if unknown:
+        raise StartupError(f"unknown role {', '.join(map(repr, unknown))}: "
+                           f"use {', '.join(ROLES)}")
+    if args.ttl <= 0:
+        raise StartupError(f"--ttl {args.ttl}: a token must live at least 1 second")
+    secret = signing_secret_for_tokens(settings)
     print(issue_token(secret, tenant=args.tenant, subject=args.subject, email=args.email,
                       roles=args.roles, ttl_seconds=args.ttl))
     return 0
@@ -224,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "api-token":
             return _api_token(args, settings)
         return _rebuild(args, settings)
-    except ValueError as error:  # SettingsError, or a bad JWT key configuration
+    except (ValueError, StartupError) as error:  # settings, keys, data dir, database, address
         print(f"registry: {error}", file=sys.stderr)
         return 2
 

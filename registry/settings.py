@@ -1,22 +1,107 @@
-"""Settings, read once from the environment into a typed object and passed down."""
+"""Settings, read once from the environment into a typed object and passed down.
+
+Reading settings only parses variables: it opens no file and creates nothing, so any process
+may read them (the API workers, the tests). Files are read when a key source is built
+(``JwtSettings.key_source``), and the development signing secret is created by the start-up
+step of ``registry serve`` / ``registry token`` (``registry.startup``), never here.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from registry.auth import JwtSettings
+from registry.database_url import Database, parse_database_url, persistence_env
+from registry.errors import SettingsError
+from registry.jwt_keys import JwksFile, KeySource, PublicKeyFile, SharedSecret
+
+__all__ = ["JwtSettings", "Settings", "SettingsError", "persistence_env"]
 
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
+LEEWAY_SECONDS = 30
+SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
+
+log = logging.getLogger("registry.auth")
 
 
-class SettingsError(ValueError):
-    """A setting has a value the registry cannot use."""
+@dataclass(frozen=True)
+class JwtSettings:
+    """How bearer tokens are verified; exactly one key source is used (see ``key_source``)."""
+
+    secret: str | None = field(default=None, repr=False)
+    secret_file: Path | None = None
+    """The development secret in the data dir, used when no other key is configured."""
+    public_key_file: Path | None = None
+    jwks_file: Path | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_seconds: int = LEEWAY_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.leeway_seconds < 0:
+            raise SettingsError("the JWT leeway must be >= 0 seconds")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], secret_file: Path | None = None) -> JwtSettings:
+        """Read ``REGISTRY_JWT_*``: a JWKS file wins over a public key file over a secret.
+
+        ``secret_file`` stands in for an unset ``REGISTRY_JWT_SECRET``. Only parses: a bad
+        key shows when ``key_source`` is called (at start-up).
+        """
+        jwks = _path(env, "REGISTRY_JWT_JWKS_FILE")
+        pem = _path(env, "REGISTRY_JWT_PUBLIC_KEY_FILE")
+        _warn_ignored(env, jwks, pem)
+        key_file = jwks is not None or pem is not None
+        secret = None if key_file else env.get("REGISTRY_JWT_SECRET") or None
+        return cls(
+            secret=secret,
+            secret_file=None if key_file or secret else secret_file,
+            public_key_file=None if jwks else pem,
+            jwks_file=jwks,
+            issuer=env.get("REGISTRY_JWT_ISSUER") or None,
+            audience=env.get("REGISTRY_JWT_AUDIENCE") or None,
+            leeway_seconds=_leeway(env.get("REGISTRY_JWT_LEEWAY")),
+        )
+
+    @property
+    def uses_key_file(self) -> bool:
+        """True when bearer tokens are verified with a public key or JWKS file."""
+        return self.jwks_file is not None or self.public_key_file is not None
+
+    def signing_secret(self) -> str:
+        """The HS256 secret: ``REGISTRY_JWT_SECRET``, else the content of ``secret_file``."""
+        if self.secret:
+            return self.secret
+        if self.secret_file is None:
+            raise SettingsError("no JWT signing secret: set REGISTRY_JWT_SECRET")
+        try:
+            return self.secret_file.read_text().strip()
+        except FileNotFoundError:
+            raise SettingsError(
+                f"no signing secret: set REGISTRY_JWT_SECRET or run 'registry serve' once "
+                f"to create {self.secret_file}"
+            ) from None
+        except OSError as error:
+            raise SettingsError(
+                f"cannot read the signing secret {self.secret_file}: {error.strerror}"
+            ) from None
+
+    def key_source(self) -> KeySource:
+        """The configured key source (JWKS file, else public key file, else secret)."""
+        if self.jwks_file is not None:
+            return JwksFile(self.jwks_file)
+        if self.public_key_file is not None:
+            return PublicKeyFile(self.public_key_file)
+        if self.secret or self.secret_file is not None:
+            return SharedSecret(self.signing_secret())
+        raise SettingsError(
+            "no JWT verification key: set REGISTRY_JWT_JWKS_FILE, REGISTRY_JWT_PUBLIC_KEY_FILE "
+            "or REGISTRY_JWT_SECRET"
+        )
 
 
 @dataclass(frozen=True)
@@ -25,9 +110,7 @@ class Settings:
 
     database_url: str
     data_dir: Path
-    jwt_secret: str | None = None
-    jwt_env: tuple[tuple[str, str], ...] = ()
-    """The ``REGISTRY_JWT_*`` variables (key files, issuer, audience, leeway)."""
+    jwt: JwtSettings = field(default_factory=JwtSettings)
     max_body_bytes: int = MAX_BODY_BYTES
     follow_interval: float = 0.5
 
@@ -36,83 +119,49 @@ class Settings:
         """Read ``REGISTRY_*`` variables; the default database is a SQLite file."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("REGISTRY_DATA_DIR") or DEFAULT_DATA_DIR)
-        url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{data_dir / 'registry.db'}"
         return cls(
-            database_url=url,
+            database_url=env.get("REGISTRY_DATABASE_URL") or default_database_url(data_dir),
             data_dir=data_dir,
-            jwt_secret=env.get("REGISTRY_JWT_SECRET") or None,
-            jwt_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("REGISTRY_JWT_"))),
+            jwt=JwtSettings.from_env(env, secret_file=data_dir / SECRET_FILE),
         )
 
     @property
-    def uses_key_file(self) -> bool:
-        """True when bearer tokens are verified with a public key or JWKS file."""
-        env = dict(self.jwt_env)
-        return bool(env.get("REGISTRY_JWT_JWKS_FILE") or env.get("REGISTRY_JWT_PUBLIC_KEY_FILE"))
-
-    def jwt_settings(self) -> JwtSettings:
-        """How bearer tokens are verified; the data directory's secret is the fallback."""
-        env = dict(self.jwt_env)
-        if self.jwt_secret:
-            env["REGISTRY_JWT_SECRET"] = self.jwt_secret
-        default = None if self.uses_key_file else self.signing_secret(create=True)
-        return JwtSettings.from_env(env, default_secret=default)
+    def database(self) -> Database:
+        """The database the URL names (SettingsError when the URL is not usable)."""
+        return parse_database_url(self.database_url)
 
     def with_database_url(self, url: str | None) -> Settings:
         """A copy with another database URL (when one is given)."""
         return self if not url else replace(self, database_url=url)
 
-    def signing_secret(self, *, create: bool) -> str:
-        """``REGISTRY_JWT_SECRET``, else the data directory's secret (made when ``create``)."""
-        if self.jwt_secret:
-            return self.jwt_secret
-        path = self.data_dir / "jwt-secret"
-        if path.exists():
-            return path.read_text().strip()
-        if not create:
-            raise SettingsError(
-                f"no signing secret: set REGISTRY_JWT_SECRET or run 'registry serve' once "
-                f"to create {path}"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secret + "\n")
-        return secret
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: a SQLite file in the data directory."""
+    return f"sqlite:///{data_dir / 'registry.db'}"
 
 
-def persistence_env(url: str) -> dict[str, str]:
-    """The eventsourcing environment for a ``sqlite://`` or ``postgresql://`` URL."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = unquote(parts.path)
-        if path.startswith("//") or path.startswith("/"):
-            path = path[1:]
-        if not path:
-            raise SettingsError(f"no file in SQLite URL {url!r} (use sqlite:///path/to/file.db)")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {
-            "PERSISTENCE_MODULE": "registry.persistence:RegistrySQLiteFactory",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "30",
-        }
-    if parts.scheme in ("postgres", "postgresql"):
-        return {
-            "PERSISTENCE_MODULE": "registry.persistence:RegistryPostgresFactory",
-            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_POOL_SIZE": "5",
-            "POSTGRES_MAX_OVERFLOW": "15",
-            "POSTGRES_LOCK_TIMEOUT": "10",
-            "POSTGRES_CONNECT_TIMEOUT": "10",
-            # The database-function insert path bypasses the recorder hook that destroys
-            # data keys on erase: it must stay off.
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-        }
-    raise SettingsError(
-        f"unsupported database URL scheme {parts.scheme!r}: use sqlite or postgresql"
-    )
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _warn_ignored(env: Mapping[str, str], jwks: Path | None, pem: Path | None) -> None:
+    winner = "REGISTRY_JWT_JWKS_FILE" if jwks else "REGISTRY_JWT_PUBLIC_KEY_FILE" if pem else None
+    losers = ["REGISTRY_JWT_PUBLIC_KEY_FILE"] if jwks and pem else []
+    if winner and env.get("REGISTRY_JWT_SECRET"):
+        losers.append("REGISTRY_JWT_SECRET")
+    for name in losers:
+        log.warning("%s is ignored: %s takes precedence", name, winner)
+
+
+def _leeway(value: str | None) -> int:
+    if value is None or not value.strip():
+        return LEEWAY_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise SettingsError(f"REGISTRY_JWT_LEEWAY must be a whole number of seconds >= 0, "
+                            f"not {value!r}")
+    return seconds

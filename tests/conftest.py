@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from registry.service import Registry
-from registry.settings import Settings
+from registry.settings import JwtSettings, Settings
 from tests.fixtures import SECRET, Credentials
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ class Backend:
 
     def settings(self) -> Settings:
         """Settings that point at this database."""
-        return Settings(database_url=self.url, data_dir=self.data_dir, jwt_secret=SECRET)
+        return Settings(database_url=self.url, data_dir=self.data_dir,
+                        jwt=JwtSettings(secret=SECRET))
 
     def dump(self) -> str:
         """The whole database as SQL text (``sqlite3 .dump`` / ``pg_dump``)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry.auth import TokenVerifier
+from registry.auth import ROLES, TokenVerifier
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import ADMIN, API, SECRET, seed_create
@@ -55,6 +55,30 @@ def test_token_prints_a_verifiable_token(tmp_path: Path) -> None:
     assert (principal.tenant, principal.subject, principal.email) == ("acme", "alice",
                                                                       "a@example.com")
     assert principal.roles == ("admin", "auditor")
+
+
+def test_token_takes_several_roles_after_one_flag(tmp_path: Path) -> None:
+    env = os.environ | {"REGISTRY_DATA_DIR": str(tmp_path), "REGISTRY_JWT_SECRET": SECRET}
+    result = run(["token", "--tenant", "acme", "--subject", "bob",
+                  "--role", "auditor", "editor", "--role", "collector"], env)
+    assert result.returncode == 0, result.stderr
+    principal = TokenVerifier(SECRET).verify(result.stdout.strip())
+    assert principal.roles == ("auditor", "editor", "collector")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--role", "admin", "superuser"], "unknown role 'superuser': use " + ", ".join(ROLES)),
+    (["--ttl", "0"], "--ttl 0: a token must live at least 1 second"),
+    (["--ttl", "-60"], "--ttl -60: a token must live at least 1 second"),
+])
+def test_token_refuses_unknown_roles_and_a_ttl_below_one_second(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    env = os.environ | {"REGISTRY_DATA_DIR": str(tmp_path), "REGISTRY_JWT_SECRET": SECRET}
+    result = run(["token", "--tenant", "acme", "--subject", "bob", *args], env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"registry: {expected}"]
+    assert result.stdout == ""
 
 
 def test_projections_rebuild(backend: Backend, registry: Registry) -> None:

@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from registry.service import Registry
-from registry.settings import Settings
+from registry.settings import JwtSettings, Settings
 from tests.conftest import Backend
 from tests.fixtures import API, Credentials, content_snapshot
 
@@ -53,9 +53,8 @@ def jwks(tmp_path: Path, keys: dict[str, Any]) -> Path:
 
 @pytest.fixture
 def idp_client(backend: Backend, registry: Registry, jwks: Path) -> Iterator[TestClient[Any]]:
-    env = (("REGISTRY_JWT_AUDIENCE", AUDIENCE), ("REGISTRY_JWT_ISSUER", ISSUER),
-           ("REGISTRY_JWT_JWKS_FILE", str(jwks)))
-    settings = Settings(database_url=backend.url, data_dir=backend.data_dir, jwt_env=env)
+    jwt = JwtSettings(jwks_file=jwks, issuer=ISSUER, audience=AUDIENCE)
+    settings = Settings(database_url=backend.url, data_dir=backend.data_dir, jwt=jwt)
     with TestClient(create_app(settings, registry=registry)) as client:
         yield client
 

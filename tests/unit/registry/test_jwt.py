@@ -18,18 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from registry.auth import (
-    AuthenticationError,
-    JwksFile,
-    JwtSettings,
-    Principal,
-    PublicKeyFile,
-    SharedSecret,
-    TokenVerifier,
-    issue_token,
-)
+from registry.auth import AuthenticationError, Principal, TokenVerifier, issue_token
+from registry.jwt_keys import JwksFile, PublicKeyFile, SharedSecret
+from registry.settings import JwtSettings
 
 SECRET = "s" * 40
+SECRET_FILE = Path("data/jwt-secret")  # never read: another key wins in these tests
 NOW = int(time.time())
 CLAIMS: dict[str, Any] = {
     "sub": "user-1", "tenant": "acme", "email": "u@example.com", "roles": ["admin"],
@@ -423,9 +417,14 @@ def test_identity_claims_are_checked_for_every_key_type(
 # --- settings ------------------------------------------------------------------------------
 
 
-def test_from_env_defaults_to_the_default_secret() -> None:
-    settings = JwtSettings.from_env({}, default_secret=SECRET)
-    assert settings == JwtSettings(secret=SECRET)
+def test_from_env_defaults_to_the_secret_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "jwt-secret"
+    settings = JwtSettings.from_env({}, secret_file=secret_file)
+    assert settings == JwtSettings(secret_file=secret_file)
+    with pytest.raises(ValueError, match="no signing secret"):
+        settings.key_source()  # reading settings creates nothing
+    assert not secret_file.exists()
+    secret_file.write_text(SECRET + "\n")
     assert SECRET not in repr(settings)
     token = issue_token(SECRET, tenant="t", subject="s")
     assert TokenVerifier.from_settings(settings).verify(token).tenant == "t"
@@ -438,7 +437,7 @@ def test_from_env_reads_every_variable(jwks_path: Path) -> None:
         "REGISTRY_JWT_AUDIENCE": "registry",
         "REGISTRY_JWT_LEEWAY": "5",
     }
-    assert JwtSettings.from_env(env, default_secret=None) == JwtSettings(
+    assert JwtSettings.from_env(env) == JwtSettings(
         jwks_file=jwks_path, issuer="https://idp/", audience="registry", leeway_seconds=5
     )
 
@@ -449,36 +448,36 @@ def test_from_env_precedence(tmp_path: Path, jwks_path: Path,
     env = {"REGISTRY_JWT_JWKS_FILE": str(jwks_path), "REGISTRY_JWT_PUBLIC_KEY_FILE": str(pem_path),
            "REGISTRY_JWT_SECRET": "x" * 40}
     with caplog.at_level(logging.WARNING, logger="registry.auth"):
-        assert JwtSettings.from_env(env, SECRET) == JwtSettings(jwks_file=jwks_path)
+        assert JwtSettings.from_env(env, SECRET_FILE) == JwtSettings(jwks_file=jwks_path)
     assert "REGISTRY_JWT_PUBLIC_KEY_FILE is ignored" in caplog.text
     del env["REGISTRY_JWT_JWKS_FILE"]
-    assert JwtSettings.from_env(env, SECRET) == JwtSettings(public_key_file=pem_path)
+    assert JwtSettings.from_env(env, SECRET_FILE) == JwtSettings(public_key_file=pem_path)
     del env["REGISTRY_JWT_PUBLIC_KEY_FILE"]
-    assert JwtSettings.from_env(env, SECRET) == JwtSettings(secret="x" * 40)
+    assert JwtSettings.from_env(env, SECRET_FILE) == JwtSettings(secret="x" * 40)
 
 
 @pytest.mark.parametrize("env", [{}, {"REGISTRY_JWT_SECRET": ""}])
 def test_from_env_without_any_key_fails(env: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="no JWT verification key"):
-        JwtSettings.from_env(env, default_secret=None)
+        JwtSettings.from_env(env).key_source()
 
 
 @pytest.mark.parametrize("value", ["-1", "soon", "1.5"])
 def test_from_env_rejects_a_bad_leeway(value: str) -> None:
     with pytest.raises(ValueError, match="REGISTRY_JWT_LEEWAY"):
-        JwtSettings.from_env({"REGISTRY_JWT_LEEWAY": value}, default_secret=SECRET)
+        JwtSettings.from_env({"REGISTRY_JWT_LEEWAY": value}, SECRET_FILE)
 
 
 def test_from_env_rejects_a_short_secret() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
-        JwtSettings.from_env({"REGISTRY_JWT_SECRET": "short"}, default_secret=None)
+        JwtSettings.from_env({"REGISTRY_JWT_SECRET": "short"}).key_source()
 
 
 @pytest.mark.parametrize("variable", ["REGISTRY_JWT_PUBLIC_KEY_FILE", "REGISTRY_JWT_JWKS_FILE"])
 def test_from_env_rejects_an_unreadable_key_file(tmp_path: Path, variable: str) -> None:
     missing = tmp_path / "missing"
     with pytest.raises(ValueError, match=r"cannot read the JWT .* file .*missing"):
-        JwtSettings.from_env({variable: str(missing)}, default_secret=SECRET)
+        JwtSettings.from_env({variable: str(missing)}, SECRET_FILE).key_source()
 
 
 def _private_pem(private_key: rsa.RSAPrivateKey) -> bytes:
@@ -499,7 +498,7 @@ def test_from_env_rejects_an_invalid_public_key(
     path = tmp_path / "k.pem"
     path.write_bytes(content(rsa_key))
     with pytest.raises(ValueError, match=reason):
-        JwtSettings.from_env({"REGISTRY_JWT_PUBLIC_KEY_FILE": str(path)}, default_secret=None)
+        JwtSettings.from_env({"REGISTRY_JWT_PUBLIC_KEY_FILE": str(path)}).key_source()
 
 
 def _bad_jwks(rsa_key: rsa.RSAPrivateKey) -> list[tuple[Any, str]]:
@@ -526,7 +525,7 @@ def test_from_env_rejects_invalid_jwks_files(tmp_path: Path,
     for document, reason in _bad_jwks(rsa_key):
         path.write_text(document if isinstance(document, str) else json.dumps(document))
         with pytest.raises(ValueError, match=reason):
-            JwtSettings.from_env({"REGISTRY_JWT_JWKS_FILE": str(path)}, default_secret=SECRET)
+            JwtSettings.from_env({"REGISTRY_JWT_JWKS_FILE": str(path)}, SECRET_FILE).key_source()
 
 
 def test_key_sources_can_be_used_directly(tmp_path: Path,
