@@ -124,6 +124,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("unicode digit limit", "GET", "/schemas?limit=%C2%B2", {}, 422, "invalid-parameter"),
     ("unicode digit version", "GET", "/schemas/{id}/versions/%C2%B2", {}, 404,
      "version-not-found"),
+    ("latin-1 in a string", "POST", "/schemas", {"content": b'{"name": "caf\xe9"}',
+                                                 "headers": JSON}, 400, "malformed-request"),
+    ("latin-1 in a property name", "POST", "/schemas", {"content": b'{"caf\xe9": 1}',
+                                                        "headers": JSON}, 400,
+     "malformed-request"),
+    ("latin-1 in a put", "PUT", "/schemas/{id}", {"content": b'{"name": "caf\xe9"}',
+                                                  "headers": JSON}, 400, "malformed-request"),
     ("unknown route", "GET", "/nowhere", {}, 404, "not-found"),
     ("wrong method", "PATCH", "/schemas/{id}", {"json": {}}, 405, "method-not-allowed"),
 ]
@@ -154,3 +161,28 @@ def test_bad_requests_get_a_problem_and_change_nothing(
                                          for e in problem["errors"])
     assert content_snapshot(registry) == before_content
     assert client.get(f"{API}/schemas/{schema_id}/history", headers=H).json() == before
+
+
+def test_a_token_request_that_is_not_utf8_is_a_400(client: Client, registry: Registry) -> None:
+    assert client.get("/internal/v1/api-tokens", headers=H).status_code == 200  # issues H's
+    before = content_snapshot(registry)
+    response = client.post("/internal/v1/api-tokens", content=b'{"name": "caf\xe9"}',
+                           headers={**H, **JSON})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/malformed-request")
+    assert content_snapshot(registry) == before
+
+
+@pytest.mark.parametrize("value", ["TRUE", "True", "true", "1"])
+def test_include_deleted_takes_any_case(client: Client, value: str) -> None:
+    schema_id = _existing(client)
+    client.delete(f"{API}/schemas/connector-uuid/{schema_id}", headers=H)
+    response = client.get(f"{API}/schemas/{schema_id}", params={"includeDeleted": value},
+                          headers=H)
+    assert response.status_code == 200, response.text
+
+
+def test_a_bad_flag_points_at_the_name_the_client_sent(client: Client) -> None:
+    response = client.get(f"{API}/schemas", params={"includeDeleted": "maybe"}, headers=H)
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/query/includeDeleted"]

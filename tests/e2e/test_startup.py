@@ -10,10 +10,8 @@ import ctypes
 import os
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,25 +22,18 @@ from registry import tokens
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
 from tests.fixtures import API, SECRET, issue_token
+from tests.support import servers
+from tests.support.servers import REGISTRY, free_port, serving
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresServer
 
-REGISTRY = [sys.executable, "-m", "registry.cli"]
 REFUSAL_TIMEOUT = 30
-READY_DEADLINE = 60.0
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE = 24, 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def environment(data_dir: Path, **variables: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    return env | {"REGISTRY_DATA_DIR": str(data_dir), "REGISTRY_JWT_SECRET": SECRET} | variables
+    return servers.environment(data_dir, SECRET, **variables)
 
 
 def refused(args: list[str], env: dict[str, str], cwd: Path | None = None,
@@ -61,38 +52,6 @@ def refused(args: list[str], env: dict[str, str], cwd: Path | None = None,
 def serve_refused(env: dict[str, str], *args: str, cwd: Path | None = None,
                   preexec: Callable[[], None] | None = None) -> str:
     return refused(["serve", "--port", str(free_port()), *args], env, cwd, preexec)
-
-
-@contextmanager
-def serving(env: dict[str, str], *args: str, logs: Path, cwd: Path | None = None,
-            port: int | None = None) -> Iterator[tuple[str, Path]]:
-    """A real ``registry serve`` up and answering /health; yields its URL and its log file."""
-    port = port or free_port()
-    log = logs / f"serve-{port}-{time.monotonic_ns()}.log"
-    with log.open("w") as output:
-        process = subprocess.Popen([*REGISTRY, "serve", "--port", str(port), *args], env=env,
-                                   cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(process, url, log)
-        yield url, log
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}: {log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # polling interval, not synchronisation: the loop checks /health
-    pytest.fail(f"server not healthy within {READY_DEADLINE}s: {log.read_text()}")
 
 
 def schemas(url: str, api_token: str, tenant: str = "default") -> httpx.Response:

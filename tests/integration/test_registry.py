@@ -159,3 +159,48 @@ def test_erase_leaves_no_trace_in_a_full_dump(backend: Backend, registry: Regist
     registry.rebuild()
     assert read_models(registry) == live
     assert "ZEBRAXQ" not in backend.dump()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_an_erase_racing_updates_wins_and_updates_never_see_a_missing_schema(
+    registry: Registry, round_: int
+) -> None:
+    """Seven update loops against one erase: the erase is not starved by concurrent-write
+    conflicts, and an update torn by the erase answers erased (410), never not-found (404)."""
+    key = f"race-{round_}"
+    state = registry.app.create_schema(ADMIN, seed_create() | {"key": key})
+    erased = threading.Event()
+    seen: list[str] = []
+    start = threading.Barrier(8)
+
+    def update_until_erased(index: int) -> None:
+        start.wait()
+        count = 0
+        while not erased.is_set() or count < 3:
+            count += 1
+            body = seed_create() | {"key": key, "name": f"n{index}-{count}"}
+            try:
+                registry.app.update_schema(ADMIN, state.id, body, None)
+                seen.append("updated")
+            except ConcurrentWriteError:
+                seen.append("conflict")
+            except SchemaErasedError:
+                seen.append("erased")
+                return
+            except SchemaNotFoundError:
+                seen.append("not-found")
+                return
+
+    threads = [threading.Thread(target=update_until_erased, args=(i,)) for i in range(7)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    try:
+        registry.app.erase_schema(ADMIN, "connector-uuid", state.id)
+    finally:
+        erased.set()
+        for thread in threads:
+            thread.join()
+    assert "not-found" not in seen
+    assert seen.count("erased") == 7
+    assert registry.queries.head("acme", state.id).status == "erased"  # type: ignore[union-attr]
