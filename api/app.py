@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from api.access import AccessMiddleware, principal_of, registry_of
+from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
 from api.generate import GenerateController, ModelController, health
 from api.params import UNIVERSAL
@@ -53,8 +53,7 @@ def create_app(
             health,
         ],
         dependencies={
-            "registry": Provide(registry_of, sync_to_thread=False),
-            "principal": Provide(principal_of, sync_to_thread=False),
+            "caller": Provide(caller_of, sync_to_thread=False),
             "document": Provide(json_document),
         },
         middleware=[AccessMiddleware()],

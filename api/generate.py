@@ -38,17 +38,17 @@ class GenerateController(Controller):
     opt = allow(READERS)
 
     @get("/schema-id/{connector:str}/{id:str}", responses=problems(401, 403, 422))
-    async def schema_id(self, principal: Caller, connector: Slug, id: Key) -> GeneratedId:
+    async def schema_id(self, caller: Caller, connector: Slug, id: Key) -> GeneratedId:
         """``sch_`` + Crockford base32 of the schema UUID."""
         connector, key = _checked(connector, id)
-        uuid = schema_uuid(principal.tenant, connector, key)
+        uuid = schema_uuid(caller.tenant, connector, key)
         return GeneratedId(encode_schema_id(uuid), connector, key)
 
     @get("/schema-uuid/{connector:str}/{id:str}", responses=problems(401, 403, 422))
-    async def schema_uuid(self, principal: Caller, connector: Slug, id: Key) -> GeneratedUuid:
+    async def schema_uuid(self, caller: Caller, connector: Slug, id: Key) -> GeneratedUuid:
         """UUIDv5 of ``<tenant>/<connectorId>/<key>`` in the registry's namespace."""
         connector, key = _checked(connector, id)
-        return GeneratedUuid(str(schema_uuid(principal.tenant, connector, key)), connector, key)
+        return GeneratedUuid(str(schema_uuid(caller.tenant, connector, key)), connector, key)
 
 
 class ModelController(Controller):

@@ -11,10 +11,9 @@ from typing import Annotated, Any
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
+from api import access
 from api.problems import PARAMETER_ALIASES
 from domain.model import SLUG
-from registry.auth import Principal
-from registry.service import Registry
 
 INTERNAL = "/internal/v1"
 UNIVERSAL = f"{INTERNAL}/connector/universal"
@@ -31,10 +30,8 @@ PARAMETER_ALIASES.update(
     if_none_match="If-None-Match",
 )
 
-Caller = NamedDependency[Principal]
-"""The authenticated caller (dependency ``principal``)."""
-Store = NamedDependency[Registry]
-"""The registry (dependency ``registry``)."""
+Caller = NamedDependency[access.Caller]
+"""The authenticated caller and the registry (dependency ``caller``)."""
 JsonBody = NamedDependency[Any]
 """The request's JSON document (dependency ``document``): 415 unless JSON, 400 if malformed."""
 

@@ -35,7 +35,6 @@ from api.params import (
     JsonBody,
     Limit,
     SchemaId,
-    Store,
     Version,
 )
 from api.runtime import read, run
@@ -104,8 +103,7 @@ class SchemaController(Controller):
     @get("/", responses=problems(401, 403, 422), summary="List schemas", opt=allow(READERS))
     async def list_schemas(
         self,
-        principal: Caller,
-        registry: Store,
+        caller: Caller,
         connector_id: ConnectorFilter = None,
         entity_type: EntityTypeFilter = None,
         limit: Limit = 50,
@@ -114,7 +112,7 @@ class SchemaController(Controller):
     ) -> SchemaList:
         """Schemas of the caller's tenant in id order, filtered and paginated."""
         states = await read(
-            registry, registry.queries.page, principal.tenant, connector_id=connector_id,
+            caller.registry, caller.registry.queries.page, caller.tenant, connector_id=connector_id,
             entity_type=entity_type, include_deleted=include_deleted,
             after=decode_cursor(cursor), limit=limit + 1,
         )
@@ -126,22 +124,21 @@ class SchemaController(Controller):
          opt=allow(READERS))
     async def get_schema(
         self,
-        principal: Caller,
-        registry: Store,
+        caller: Caller,
         id: SchemaId,
         include_deleted: IncludeDeleted = False,
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
         uuid = schema_uuid_param(id)
-        head = await read(registry, registry.queries.head, principal.tenant, uuid)
+        head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
         version = _visible(uuid, head, include_deleted).version
         headers = {"ETag": etag(version), "Cache-Control": CURRENT}
         if none_match(if_none_match, version):
             return Response(b"", status_code=304, headers=headers)
         body = self.bodies.get(uuid, version)
         if body is None:
-            state = await read(registry, registry.queries.get, principal.tenant, uuid)
+            state = await read(caller.registry, caller.registry.queries.get, caller.tenant, uuid)
             if state is None or not state.exists:
                 raise SchemaNotFoundError(NOT_FOUND)
             body = msgspec.json.encode(schema_out(state))
@@ -151,10 +148,11 @@ class SchemaController(Controller):
 
     @get("/{id:str}/history", responses=problems(401, 403, 404), summary="Schema change history",
          opt=allow(AUDITORS))
-    async def get_history(self, principal: Caller, registry: Store, id: SchemaId) -> History:
+    async def get_history(self, caller: Caller, id: SchemaId) -> History:
         """Every version with who changed what and when, newest first."""
         uuid = schema_uuid_param(id)
-        revisions = await read(registry, registry.queries.history, principal.tenant, uuid)
+        queries = caller.registry.queries
+        revisions = await read(caller.registry, queries.history, caller.tenant, uuid)
         if not revisions:
             raise SchemaNotFoundError(NOT_FOUND)
         return History(history=[history_entry(r) for r in revisions])
@@ -162,17 +160,17 @@ class SchemaController(Controller):
     @get("/{id:str}/versions/{version:str}", responses=problems(401, 403, 404, 410),
          summary="A schema exactly as it was at a version", opt=allow(READERS))
     async def get_version(
-        self, principal: Caller, registry: Store, id: SchemaId, version: Version
+        self, caller: Caller, id: SchemaId, version: Version
     ) -> Response[Any]:
         """An immutable past version; erased versions answer 410."""
         uuid = schema_uuid_param(id)
-        head = await read(registry, registry.queries.head, principal.tenant, uuid)
+        head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
         if head is None:
             raise SchemaNotFoundError(NOT_FOUND)
         schema_id = encode_schema_id(uuid)
         if not is_number(version, digits=9) or int(version) < 1:
             raise SchemaVersionNotFoundError(f"schema {schema_id} has no such version")
-        state = await read(registry, registry.queries.version, principal.tenant, uuid,
+        state = await read(caller.registry, caller.registry.queries.version, caller.tenant, uuid,
                            int(version))
         if state is None:
             if int(version) <= head.erased_through:
@@ -184,10 +182,10 @@ class SchemaController(Controller):
     @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422), summary="Create a schema",
           operation_class=SchemaBodyOperation, opt=allow(EDITORS))
     async def create_schema(
-        self, principal: Caller, registry: Store, document: JsonBody
+        self, caller: Caller, document: JsonBody
     ) -> Response[WriteResult]:
         """Create a schema; its id follows from tenant, connectorId and key."""
-        state = await run(registry.app.create_schema, principal.actor, document)
+        state = await run(caller.registry.app.create_schema, caller.actor, document)
         headers = {"Location": f"{SCHEMA_PATH}/{state.schema_id}", "ETag": etag(state.revision)}
         return Response(write_result(state, "created"), status_code=201, headers=headers)
 
@@ -195,12 +193,12 @@ class SchemaController(Controller):
          summary="Replace a schema's name, entity type, fields and relationships",
          operation_class=SchemaBodyOperation, opt=allow(EDITORS))
     async def update_schema(
-        self, principal: Caller, registry: Store, document: JsonBody, id: SchemaId,
+        self, caller: Caller, document: JsonBody, id: SchemaId,
         if_match: IfMatch = None,
     ) -> Response[WriteResult]:
         """Full replacement; one new version, or ``unchanged`` when nothing differs."""
         state, changed = await run(
-            registry.app.update_schema, principal.actor, schema_uuid_param(id), document,
+            caller.registry.app.update_schema, caller.actor, schema_uuid_param(id), document,
             if_match_versions(if_match),
         )
         result = write_result(state, "updated" if changed else "unchanged")
@@ -209,26 +207,26 @@ class SchemaController(Controller):
     @delete("/{cid:str}/{id:str}", responses=problems(401, 403, 404, 410),
             summary="Delete a schema", opt=allow(EDITORS))
     async def delete_schema(
-        self, principal: Caller, registry: Store, cid: ConnectorId, id: SchemaId
+        self, caller: Caller, cid: ConnectorId, id: SchemaId
     ) -> None:
         """Soft delete: hidden from reads, history kept, restorable."""
-        await run(registry.app.delete_schema, principal.actor, cid, schema_uuid_param(id))
+        await run(caller.registry.app.delete_schema, caller.actor, cid, schema_uuid_param(id))
 
     @post("/{cid:str}/{id:str}/restore", status_code=200,
           responses=problems(401, 403, 404, 409, 410), summary="Restore a deleted schema",
           opt=allow(EDITORS))
     async def restore_schema(
-        self, principal: Caller, registry: Store, cid: ConnectorId, id: SchemaId
+        self, caller: Caller, cid: ConnectorId, id: SchemaId
     ) -> WriteResult:
         """Bring a soft-deleted schema back as a new version."""
-        state = await run(registry.app.restore_schema, principal.actor, cid,
+        state = await run(caller.registry.app.restore_schema, caller.actor, cid,
                           schema_uuid_param(id))
         return write_result(state, "restored")
 
     @delete("/{cid:str}/{id:str}/erase", responses=problems(401, 403, 404, 410),
             summary="Erase a schema and its data for good", opt=allow(ADMINS))
     async def erase_schema(
-        self, principal: Caller, registry: Store, cid: ConnectorId, id: SchemaId
+        self, caller: Caller, cid: ConnectorId, id: SchemaId
     ) -> None:
         """Permanently destroy the schema's content; only an erase record remains."""
-        await run(registry.app.erase_schema, principal.actor, cid, schema_uuid_param(id))
+        await run(caller.registry.app.erase_schema, caller.actor, cid, schema_uuid_param(id))

@@ -11,7 +11,7 @@ from api.access import AUDITORS, allow
 from api.bodies import pack_cursor, split_page, unpack_cursor
 from api.models import AuditPage, audit_entry
 from api.openapi import problems
-from api.params import INTERNAL, Caller, Cursor, Limit, Store
+from api.params import INTERNAL, Caller, Cursor, Limit
 from api.problems import invalid_parameters
 from api.runtime import read
 from domain.errors import Violation
@@ -42,8 +42,7 @@ class AuditController(Controller):
          opt=allow(AUDITORS))
     async def audit(
         self,
-        principal: Caller,
-        registry: Store,
+        caller: Caller,
         actor: Annotated[str | None, QueryParameter(description="subject or e-mail")] = None,
         schema_id: Annotated[str | None, QueryParameter(name="schemaId")] = None,
         limit: Limit = 50,
@@ -51,7 +50,7 @@ class AuditController(Controller):
     ) -> AuditPage:
         """Newest first; filter by actor and schema id; paginate with ``cursor``."""
         rows = await read(
-            registry, registry.audit.page, principal.tenant, actor=actor,
+            caller.registry, caller.registry.audit.page, caller.tenant, actor=actor,
             schema_id=_schema_filter(schema_id), before=_before(cursor), limit=limit + 1,
         )
         page, next_cursor = split_page(

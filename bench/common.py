@@ -220,17 +220,12 @@ def stop_on_sigterm() -> None:
 
 
 def api_token(env: dict[str, str]) -> str | None:
-    """An ``X-API-Token`` for tenant ``bench``, issued in-process on the bench database.
-
-    Only for versions of the app whose ``/internal`` routes want one besides the bearer JWT
-    (``Registry.issue_api_token`` exists); answers None otherwise.
-    """
+    """An ``X-API-Token`` for tenant ``bench``, issued in-process on the bench database."""
     registry = Registry(Settings.from_env(env))
     try:
-        issue = getattr(registry, "issue_api_token", None)
-        if issue is None:
-            return None
-        _state, text = issue(Actor(subject=TENANT, tenant=TENANT), "bench", "bench")
+        _state, text = registry.app.issue_api_token(
+            Actor(subject=TENANT, tenant=TENANT), "bench", "bench"
+        )
         return str(text)
     finally:
         registry.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 SCHEMA_NAMESPACE = uuid.UUID("6f1c3e52-2d4b-5c8e-9a07-3b1e8d4f2a60")
 """Fixed namespace of every schema UUID. Never change it: every stored id derives from it."""
@@ -29,6 +30,7 @@ def encode_schema_id(value: uuid.UUID) -> str:
     return SCHEMA_ID_PREFIX + "".join(reversed(chars))
 
 
+@lru_cache(maxsize=4096)  # collectors resolve the same ids over and over
 def decode_schema_id(text: str) -> uuid.UUID | None:
     """Parse either a ``sch_`` id or a UUID string; ``None`` when it is neither."""
     if text.startswith(SCHEMA_ID_PREFIX):

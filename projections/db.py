@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 log = logging.getLogger("registry.db")
@@ -50,7 +51,7 @@ class Cursor:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; answers the rows it changed (-1 inside a PostgreSQL pipeline)."""
         if self.dialect == "sqlite":
-            statement = statement.replace("%s", "?")
+            statement = _sqlite(statement)
         self._raw.execute(statement, tuple(params))
         return int(self._raw.rowcount)
 
@@ -64,6 +65,11 @@ class Cursor:
         """Every row of a query."""
         self.execute(statement, params)
         return [dict(row) for row in self._raw.fetchall()]
+
+
+@lru_cache(maxsize=256)
+def _sqlite(statement: str) -> str:
+    return statement.replace("%s", "?")
 
 
 class _SQLiteReaders(threading.local):
@@ -104,6 +110,15 @@ class Database:
             yield Cursor(raw, "sqlite")
         finally:
             raw.close()
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
+        """One row of committed state, by the shortest route (the hot path of reads)."""
+        if self.dialect != "sqlite":
+            with self.transaction(write=False) as cur:
+                return cur.one(statement, params)
+        connection = self._readers.connection or self._open_reader()
+        row = connection.execute(_sqlite(statement), tuple(params)).fetchone()
+        return None if row is None else dict(row)
 
     def _open_reader(self) -> sqlite3.Connection:
         pool: Any = getattr(self.datastore, "pool")  # noqa: B009 - untyped eventsourcing attribute

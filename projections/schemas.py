@@ -235,12 +235,11 @@ class SchemaQueries:
 
     def head(self, tenant: str, uuid: UUID) -> SchemaHead | None:
         """Version and status of a schema: one indexed lookup, no document."""
-        with self.db.read() as cur:
-            row = cur.one(
-                "SELECT version, status, erased_through FROM registry_schemas"
-                " WHERE uuid = %s AND tenant = %s",
-                (str(uuid), tenant),
-            )
+        row = self.db.one(
+            "SELECT version, status, erased_through FROM registry_schemas"
+            " WHERE uuid = %s AND tenant = %s",
+            (str(uuid), tenant),
+        )
         return None if row is None else SchemaHead(**row)
 
     def get(self, tenant: str, uuid: UUID) -> SchemaState | None:
