@@ -1,7 +1,8 @@
 """Who may call what, checked once per request by one middleware; and the audit trail.
 
 Each ``/internal`` route declares the roles it allows in its ``opt`` (``opt=allow(EDITORS)``);
-a route without roles is public (``/health``, the OpenAPI document). Litestar runs middleware
+one that declares none is denied to everybody. Routes outside ``/internal`` are public
+(``/health``, the OpenAPI document). Litestar runs middleware
 after routing, so this one reads the route's roles from the scope and checks both credentials
 and the roles before the handler runs. Reads pass straight through; state-changing requests and
 refused ones are recorded in the audit trail before the response starts.
@@ -34,6 +35,7 @@ from registry.service import Registry
 
 log = logging.getLogger("registry.audit")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+INTERNAL = "/internal/"
 
 READERS = frozenset(ROLES)
 AUDITORS = frozenset({"auditor", "admin"})
@@ -88,8 +90,10 @@ class AccessMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         allowed = scope["route_handler"].opt.get("roles")
         if allowed is None:
-            await next_app(scope, receive, send)
-            return
+            if not scope["path"].startswith(INTERNAL):  # /health, the OpenAPI document
+                await next_app(scope, receive, send)
+                return
+            allowed = frozenset()  # an /internal route that declares no roles: nobody
         try:
             principal = await authenticate(scope, scope["app"].state.authenticator)
             scope["user"] = principal

@@ -310,3 +310,16 @@ def test_bad_token_requests_are_422_and_issue_nothing(
     assert response.status_code == 422, response.text
     assert response.json()["errors"]
     assert client.get("/internal/v1/api-tokens", headers=admin).json() == before
+
+
+def test_an_internal_route_that_declares_no_roles_is_denied_to_everyone(client: Client) -> None:
+    from litestar import get
+
+    @get("/internal/v1/forgotten", sync_to_thread=False)
+    def forgotten() -> dict[str, str]:
+        return {"reached": "yes"}
+
+    client.app.register(forgotten)
+    response = client.get("/internal/v1/forgotten", headers=headers(roles=ROLES))
+    assert response.status_code == 403, response.text
+    assert client.get("/internal/v1/forgotten").status_code == 401
