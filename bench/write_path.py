@@ -49,7 +49,7 @@ from common import (
 
 from domain.common import Actor
 from registry.service import Registry
-from registry.settings import Settings
+from registry.settings import JwtSettings, Settings
 
 SCRATCH = "bench_raw_writes"
 IN_PROCESS_WARMUP = 10
@@ -163,7 +163,8 @@ def in_process_ms(url: str, data_dir: Path, times: int) -> float:
     The HTTP create also writes an audit record and checks both credentials; this one does
     neither, so the gap between the two is the API layer's share.
     """
-    registry = Registry(Settings(database_url=url, data_dir=data_dir, jwt_secret=SECRET))
+    settings = Settings(database_url=url, data_dir=data_dir, jwt=JwtSettings(secret=SECRET))
+    registry = Registry(settings)
     actor = Actor(subject=TENANT, tenant=TENANT)
     numbers = count()
 
