@@ -30,6 +30,7 @@ from registry.access import (
     parse_api_token,
     use_is_due,
 )
+from registry.application import PENDING_AUDIT, AuditDraft
 from registry.auth import ROLES, Principal
 from registry.service import Registry
 
@@ -128,22 +129,32 @@ async def authenticate(scope: Scope, authenticator: Authenticator) -> Principal:
 
 
 async def audited(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-    """Run a state-changing request; record it before its response starts."""
+    """Run a state-changing request with its audit record.
+
+    When the command succeeds, the record was saved in the command's own transaction
+    (:class:`AuditDraft`); any other outcome is recorded here before the response starts.
+    """
+    success = int(getattr(scope["route_handler"], "status_code", 200))
+    draft = AuditDraft(_fields(scope), success, _schema_id(scope, []))
     recorded = False
 
     async def send_and_record(message: Message) -> None:
         nonlocal recorded
         if message["type"] == "http.response.start" and not recorded:
             recorded = True
-            await record(scope, message["status"], list(message.get("headers", [])))
+            if not (draft.saved and message["status"] == draft.status):
+                await record(scope, message["status"], list(message.get("headers", [])))
         await send(message)
 
+    pending = PENDING_AUDIT.set(draft)
     try:
         await next_app(scope, receive, send_and_record)
     except Exception as error:
         if not recorded:
             await record(scope, status_for(error), [])
         raise
+    finally:
+        PENDING_AUDIT.reset(pending)
 
 
 def outcome_of(status: int) -> str:
@@ -155,12 +166,11 @@ def outcome_of(status: int) -> str:
     return "rejected" if status >= 400 else "success"
 
 
-async def record(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-    """Append the audit record of a request (never its path: it may hold a connector id)."""
+def _fields(scope: Scope) -> dict[str, Any]:
+    """Who asked for what: never the request path, which may hold a connector id."""
     user = scope.get("user")
     principal = user if isinstance(user, Principal) else None
-    registry: Registry = scope["app"].state.registry
-    fields = {
+    return {
         "tenant": principal.tenant if principal else _claimed_tenant(scope),
         "authenticated": principal is not None,
         "subject": principal.subject if principal else None,
@@ -168,15 +178,25 @@ async def record(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) 
         "app_id": principal.app_id if principal else None,
         "method": str(scope.get("method", "")),
         "route": scope.get("path_template") or scope["path"],
+    }
+
+
+async def record(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    """Append the audit record of a request on its own."""
+    registry: Registry = scope["app"].state.registry
+    fields = _fields(scope) | {
         "schema_id": _schema_id(scope, headers),
         "status": status,
         "outcome": outcome_of(status),
     }
+    pending = PENDING_AUDIT.set(None)  # this save is the record itself, nothing to add
     try:
         await run(registry.app.record_audit, **fields)
     except Exception:  # the request itself must not fail because its audit record did
         log.exception("could not record the audit entry for %s %s", fields["method"],
                       fields["route"])
+    finally:
+        PENDING_AUDIT.reset(pending)
 
 
 def _claimed_tenant(scope: Scope) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
@@ -43,6 +45,34 @@ from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
 from registry.shredding import DataKeys, ShreddingMapper
 
 log = logging.getLogger("registry")
+
+
+@dataclass
+class AuditDraft:
+    """The audit record of the request being served, saved with the command's own events.
+
+    The API sets it (:data:`PENDING_AUDIT`) around a state-changing request; the first save
+    of the request adds the record to that save's transaction, so a change and its audit
+    record are stored together or not at all. ``saved`` tells the API it needs no second one.
+    """
+
+    fields: dict[str, Any]
+    status: int
+    schema_id: str | None
+    saved: bool = False
+
+    def record(self, events: Sequence[object]) -> AuditRecord:
+        """The record of a successful request that saved these events."""
+        schema_id = self.schema_id or next(
+            (encode_schema_id(e.originator_id) for e in events if isinstance(e, Schema.Event)),
+            None,
+        )
+        return AuditRecord.record(
+            **self.fields, schema_id=schema_id, status=self.status, outcome="success"
+        )
+
+
+PENDING_AUDIT: ContextVar[AuditDraft | None] = ContextVar("pending_audit", default=None)
 ERASE_ATTEMPTS = 20
 """An erase retries this often when concurrent writes keep winning: an admin is not starved."""
 TORN_READ_ATTEMPTS = 3
@@ -86,7 +116,11 @@ class SchemaRegistry(Application[UUID]):
         return mapper
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        # The read models are written in the events' own transaction when they are up to date.
+        # The request's audit record and the read models are written in the events' own
+        # transaction (the read models when they are up to date).
+        draft = PENDING_AUDIT.get()
+        if draft is not None and not draft.saved:
+            processing_event.collect_events(draft.record(processing_event.events))
         events = list(processing_event.events)
         projected: list[bool] = []
 
@@ -98,6 +132,8 @@ class SchemaRegistry(Application[UUID]):
         processing_event.saved_kwargs[PROJECT] = project
         recordings = super()._record(processing_event)
         self._projected.inline = bool(projected and projected[0])
+        if draft is not None:
+            draft.saved = True
         return recordings
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:

@@ -323,3 +323,22 @@ def test_an_internal_route_that_declares_no_roles_is_denied_to_everyone(client: 
     response = client.get("/internal/v1/forgotten", headers=headers(roles=ROLES))
     assert response.status_code == 403, response.text
     assert client.get("/internal/v1/forgotten").status_code == 401
+
+
+def test_each_state_changing_request_has_exactly_one_audit_record(
+    client: Client, registry: Registry
+) -> None:
+    """A successful change is recorded in its own transaction, a refused one on its own."""
+    editor = headers(roles=("editor",), subject="ed", email="ed@example.com")
+    created = client.post(f"{API}/schemas", json=seed_create() | {"key": "audited"},
+                          headers=editor)
+    assert created.status_code == 201
+    schema_id = created.json()["id"]
+    refused = client.put(f"{API}/schemas/{schema_id}", json={"name": 1}, headers=editor)
+    assert refused.status_code == 422
+    unchanged = client.put(f"{API}/schemas/{schema_id}", json=seed_create() | {"key": "audited"},
+                           headers=editor)
+    assert unchanged.json()["status"] == "unchanged"
+    rows = registry.audit.page("acme", actor="ed", schema_id=schema_id, before=None, limit=10)
+    assert sorted((r["method"], r["status"], r["outcome"]) for r in rows) == [
+        ("POST", 201, "success"), ("PUT", 200, "success"), ("PUT", 422, "rejected")]
