@@ -32,6 +32,7 @@ from registry.access import (
 )
 from registry.application import PENDING_AUDIT, AuditDraft
 from registry.auth import ROLES, Principal
+from registry.health import DatabaseUnavailableError
 from registry.service import Registry
 
 log = logging.getLogger("registry.audit")
@@ -192,6 +193,8 @@ async def record(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) 
     pending = PENDING_AUDIT.set(None)  # this save is the record itself, nothing to add
     try:
         await run(registry.app.record_audit, **fields)
+    except DatabaseUnavailableError:  # the outage itself is logged once, by registry.health
+        pass
     except Exception:  # the request itself must not fail because its audit record did
         log.exception("could not record the audit entry for %s %s", fields["method"],
                       fields["route"])

@@ -13,6 +13,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
 from api.generate import GenerateController, ModelController, health
+from api.observability import RequestIds, ready
 from api.params import UNIVERSAL
 from api.problems import problem_details_plugin, unexpected
 from api.schemas import SchemaController
@@ -20,6 +21,7 @@ from api.tokens import TokenController
 from api.trail import AuditController
 from registry.access import Authenticator
 from registry.auth import TokenVerifier
+from registry.logs import configure_logging
 from registry.service import Registry
 from registry.settings import Settings
 
@@ -44,13 +46,14 @@ def create_app(
             app.state.registry.close()
             app.state.registry = None
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             Router(UNIVERSAL, route_handlers=[SchemaController, GenerateController,
                                               ModelController]),
             TokenController,
             AuditController,
             health,
+            ready,
         ],
         dependencies={
             "caller": Provide(caller_of, sync_to_thread=False),
@@ -70,7 +73,11 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         debug=False,
+        logging_config=None,  # logging is registry.logs.configure_logging's, not Litestar's
     )
+    # Around everything Litestar does, unknown routes and its own error answers included.
+    app.asgi_handler = RequestIds(app.asgi_handler)
+    return app
 
 
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
@@ -78,5 +85,7 @@ def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[A
 
 
 def app_from_env(**kwargs: Any) -> Litestar:
-    """The app configured from the environment (used by ``registry serve``)."""
+    """The app configured from the environment (used by ``registry serve``), logging to
+    stderr (JSON lines unless stderr is a terminal)."""
+    configure_logging()
     return create_app(Settings.from_env(), follow=True, **kwargs)

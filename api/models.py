@@ -113,6 +113,15 @@ class Health(Base):
     status: str
 
 
+class Readiness(Base):
+    """Readiness answer: how far the read models are behind the event store."""
+
+    status: str
+    lag: int
+    position: int
+    max_lag: int
+
+
 class TokenOut(Base):
     """An API token as listed: never its secret."""
 

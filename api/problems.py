@@ -32,6 +32,8 @@ from domain.errors import (
 )
 from domain.tokens import TokenNotFoundError, TokenRevokedError
 from registry.auth import AuthenticationError
+from registry.health import DatabaseUnavailableError, as_unavailable
+from registry.logs import REQUEST_ID
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://connector-schema-registry.dev/problems/"
@@ -52,6 +54,7 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     AuthenticationError: (401, "unauthenticated", "Authentication required"),
     TokenNotFoundError: (404, "api-token-not-found", "API token not found"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
+    DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }
 
 # Litestar's own HTTP errors (unknown route, wrong method, body too large...)
@@ -71,8 +74,15 @@ HTTP_ERRORS = {
 class Problem(ProblemDetailsException):
     """An error that only exists in HTTP, raised by the API with its status and type."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
-        headers = UNAUTHENTICATED_HEADERS if status == 401 else None
+    def __init__(
+        self, status: int, slug: str, title: str, detail: str, *,
+        headers: dict[str, str] | None = None, **extra: Any,
+    ) -> None:
+        if status == 401:
+            headers = {**UNAUTHENTICATED_HEADERS, **(headers or {})}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            extra["requestId"] = request_id
         super().__init__(
             detail=detail, status_code=status, type_=PROBLEM_BASE + slug, title=title,
             headers=headers, extra=extra or None,
@@ -92,6 +102,12 @@ def unsupported_media_type(detail: str) -> Problem:
 def forbidden(detail: str) -> Problem:
     """403: authenticated, but no role of the caller allows the route."""
     return Problem(403, "forbidden", "Forbidden", detail)
+
+
+def not_ready(reason: str, lag: int | None, max_lag: int, retry_after: int = 1) -> Problem:
+    """503 from ``/ready``: the database does not answer, or the read models lag too far."""
+    return Problem(503, "not-ready", "Not ready", reason,
+                   headers={"Retry-After": str(retry_after)}, lag=lag, maxLag=max_lag)
 
 
 def invalid_parameters(violations: list[Violation]) -> Problem:
@@ -127,7 +143,10 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
         extra["existingId"] = error.existing_id
     if isinstance(error, StaleVersionError):
         extra["currentVersion"] = error.current
-    return Problem(status, slug, title, str(error), **extra)
+    headers = None
+    if isinstance(error, DatabaseUnavailableError):
+        headers = {"Retry-After": str(error.retry_after)}
+    return Problem(status, slug, title, str(error), headers=headers, **extra)
 
 
 def _by_base(error: Exception) -> tuple[int, str, str]:
@@ -146,9 +165,7 @@ def from_http_error(error: HTTPException) -> ProblemDetailsException:
     slug, title = HTTP_ERRORS.get(error.status_code, ("http-error", "HTTP error"))
     if isinstance(error, NotAuthorizedException):
         slug, title = HTTP_ERRORS[401]
-    problem = Problem(error.status_code, slug, title, str(error.detail))
-    problem.headers = {**(problem.headers or {}), **(error.headers or {})}
-    return problem
+    return Problem(error.status_code, slug, title, str(error.detail), headers=error.headers)
 
 
 def _parameter_violations(error: ValidationException) -> list[Violation]:
@@ -177,7 +194,16 @@ def _source(source: Any) -> str:
 
 
 def unexpected(request: Request[Any, Any, Any], error: Exception) -> ProblemDetailsException:
-    """Anything else is a bug: logged with the route, answered with a bare 500 problem."""
+    """Anything else is a bug: logged with the route, answered with a bare 500 problem.
+
+    Except a database outage the driver reported past the registry's guards (SQLite locked
+    or out of disk, a PostgreSQL connection error): that is 503, without a traceback.
+    """
+    outage = as_unavailable(error)
+    if outage is not None:
+        log.warning("database unavailable on %s %s: %s", request.method,
+                    request.scope.get("path_template"), type(error).__name__)
+        return from_registry_error(outage)
     log.error("unhandled error on %s %s", request.method, request.scope.get("path_template"),
               exc_info=error)
     return Problem(500, "internal-error", "Internal error",

@@ -41,6 +41,7 @@ from projections.runner import Projector
 from projections.schemas import TABLES, SchemaProjection, SchemaQueries
 from projections.tokens import TokenProjection
 from registry import tokens
+from registry.health import DatabaseUnavailableError
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
 from registry.shredding import DataKeys, ShreddingMapper
 
@@ -148,6 +149,9 @@ class SchemaRegistry(Application[UUID]):
         # The follower (and the next write) retries it.
         try:
             self.projector.catch_up()
+        except DatabaseUnavailableError:
+            log.warning("read models could not catch up after a write: the database is "
+                        "unavailable; will retry")
         except Exception:
             log.exception("read models could not catch up after a write; will retry")
 

@@ -113,7 +113,10 @@ def persistence_env(url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "15",
         "POSTGRES_LOCK_TIMEOUT": "10",
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # An outage must cost a caller at most about two seconds (docs/decisions.md 17):
+        # libpq's connect timeout (its minimum), and the wait for a free pooled connection.
+        "POSTGRES_CONNECT_TIMEOUT": "2",
+        "POSTGRES_POOL_TIMEOUT": "1.5",
         # The database-function insert path bypasses the recorder hook that destroys
         # data keys on erase: it must stay off.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",

@@ -6,15 +6,23 @@ is all-or-nothing. SQLite connections use ``secure_delete`` so freed pages are z
 
 The recorders also let the read models be written in the transaction that stores the events
 (``PROJECT``), so a command costs one transaction and its effect is visible once it commits.
+
+On PostgreSQL the connection pool sits behind a breaker (:mod:`registry.health`): a database
+that does not answer makes calls fail at once with ``DatabaseUnavailableError`` instead of
+waiting for timeouts, and the recorders never retry a call by themselves (eventsourcing retries
+ten times, 0.2 s apart; a retried insert whose first commit was lost in transit would report a
+conflict for the caller's own write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -23,6 +31,8 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 from psycopg.sql import SQL
+
+from registry.health import DatabaseHealth
 
 KEYS_TABLE = "registry_data_keys"
 DESTROY_KEYS = "destroy_keys_of"
@@ -84,8 +94,18 @@ class RegistrySQLiteFactory(SQLiteFactory):
         pool.close()
 
 
+def _unretried(method: Any) -> Any:
+    """eventsourcing's recorder method without its ``@retry`` wrapper."""
+    return method.__wrapped__
+
+
 class RegistryPostgresRecorder(PostgresApplicationRecorder):
-    """PostgreSQL application recorder that also owns the data-key table."""
+    """PostgreSQL application recorder that also owns the data-key table, and never retries."""
+
+    insert_events = _unretried(PostgresApplicationRecorder.insert_events)
+    select_events = _unretried(PostgresApplicationRecorder.select_events)
+    select_notifications = _unretried(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
@@ -111,8 +131,100 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         return ids
 
 
+class GuardedPool:
+    """The datastore's connection pool behind the database's breaker.
+
+    Every checkout asks :class:`DatabaseHealth` first (immediate 503 while the database is
+    down); an error while a connection is in use (the commit included) is classified there.
+    While the database is down the pool is closed, so nobody waits on it and it does not keep
+    reconnecting (and logging) in the background; it is replaced by a fresh one when a probe
+    succeeds.
+    """
+
+    def __init__(self, make: Callable[[], ConnectionPool[Any]], health: DatabaseHealth) -> None:
+        self._make = make
+        self.health = health
+        self.pool = make()
+
+    def open(self, wait: bool = False, timeout: float = 30.0) -> None:
+        """Called by the datastore before each checkout."""
+        self.health.check()
+        try:
+            self.pool.open(wait, timeout)
+        except Exception as error:
+            problem = self.health.failed(error)
+            if problem is None:
+                raise
+            raise problem from error
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Any]:
+        """A pooled connection; outages become ``DatabaseUnavailableError``."""
+        self.health.check()
+        try:
+            with self.pool.connection(timeout) as conn:
+                yield conn
+        except Exception as error:
+            problem = self.health.failed(error)
+            if problem is None:
+                raise
+            raise problem from error
+
+    def replace(self) -> None:
+        """Start over with a fresh pool (the database is back)."""
+        old, self.pool = self.pool, self._make()
+        old.close(timeout=0.5)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the current pool; waiting checkouts fail at once."""
+        self.pool.close(timeout)
+
+    def __enter__(self) -> GuardedPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 class RegistryPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL module with the registry's recorder."""
+    """eventsourcing's PostgreSQL module with the registry's recorder and a guarded pool.
+
+    Besides eventsourcing's settings it reads ``POSTGRES_CONNECT_TIMEOUT`` as libpq's connect
+    timeout (eventsourcing uses it as the pool's wait) and ``POSTGRES_POOL_TIMEOUT``, how long a
+    call waits for a free connection before it is answered 503.
+    """
 
     application_recorder_class = RegistryPostgresRecorder
+    POSTGRES_POOL_TIMEOUT = "POSTGRES_POOL_TIMEOUT"
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        datastore: Any = self.datastore
+        original: Any = datastore.pool
+        connect_timeout = int(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or "2")
+        pool_timeout = float(self.env.get(self.POSTGRES_POOL_TIMEOUT) or "1.5")
+        kwargs = {**(original.kwargs or {}), "connect_timeout": connect_timeout}
+        min_size, max_size = original.min_size, original.max_size
+        max_waiting, max_lifetime = original.max_waiting, original.max_lifetime
+        check = ConnectionPool.check_connection if datastore.pre_ping else None
+        configure = datastore.after_connect_func()
+        probe_kwargs = {k: v for k, v in kwargs.items() if k != "row_factory"}
+
+        def make() -> ConnectionPool[Any]:
+            return ConnectionPool(
+                connection_class=original.connection_class, kwargs=kwargs, min_size=min_size,
+                max_size=max_size, open=False, configure=configure, timeout=pool_timeout,
+                max_waiting=max_waiting, max_lifetime=max_lifetime, check=check,
+            )
+
+        def probe() -> None:
+            with psycopg.connect(**probe_kwargs, autocommit=True) as conn:
+                conn.execute("SELECT 1")
+
+        where = f"PostgreSQL at {kwargs.get('host')}:{kwargs.get('port')}"
+        health = DatabaseHealth(where, probe, on_down=lambda: guarded.close(0.5),
+                                on_back=lambda: guarded.replace())
+        guarded = GuardedPool(make, health)
+        datastore.pool = guarded
+        original.close()
 

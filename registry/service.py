@@ -14,6 +14,7 @@ from projections.runner import Follower, Progress
 from projections.schemas import SchemaQueries
 from projections.tokens import TokenQueries
 from registry.application import SchemaRegistry
+from registry.health import DatabaseUnavailableError
 from registry.settings import Settings, persistence_env
 
 log = logging.getLogger("registry")
@@ -47,13 +48,25 @@ class Registry:
             self._follower.start()
 
     def follow(self) -> None:
-        """Apply new events to the read models; tell the watchers when anything moved."""
-        self.projector.catch_up()
+        """Apply new events to the read models; tell the watchers when anything moved.
+
+        While the database is down this does nothing: the outage is logged once, by
+        :mod:`registry.health`, and the next tick tries again.
+        """
+        try:
+            self.projector.catch_up()
+        except DatabaseUnavailableError:
+            return
         position = self.projector.position()
         if position != self._seen:
             self._seen = position
             for watcher in self.watchers:
                 watcher()
+
+    def lag(self) -> tuple[int, int]:
+        """The last stored event's notification id, and how far the read models have applied."""
+        head = self.app.recorder.max_notification_id() or 0
+        return head, self.projector.position()
 
     def close(self) -> None:
         """Stop following and close the database connections."""

@@ -23,6 +23,8 @@ __all__ = ["JwtSettings", "Settings", "SettingsError", "persistence_env"]
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
 LEEWAY_SECONDS = 30
+READY_MAX_LAG = 1000
+"""``/ready`` answers 503 when the read models are more events behind than this."""
 SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
 
 log = logging.getLogger("registry.auth")
@@ -113,6 +115,7 @@ class Settings:
     jwt: JwtSettings = field(default_factory=JwtSettings)
     max_body_bytes: int = MAX_BODY_BYTES
     follow_interval: float = 0.5
+    ready_max_lag: int = READY_MAX_LAG
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +126,7 @@ class Settings:
             database_url=env.get("REGISTRY_DATABASE_URL") or default_database_url(data_dir),
             data_dir=data_dir,
             jwt=JwtSettings.from_env(env, secret_file=data_dir / SECRET_FILE),
+            ready_max_lag=_whole(env, "REGISTRY_READY_MAX_LAG", READY_MAX_LAG),
         )
 
     @property
@@ -165,3 +169,12 @@ def _leeway(value: str | None) -> int:
         raise SettingsError(f"REGISTRY_JWT_LEEWAY must be a whole number of seconds >= 0, "
                             f"not {value!r}")
     return seconds
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise SettingsError(f"{name} must be a whole number >= 0, not {value!r}")
+    return int(value)
