@@ -130,10 +130,12 @@ def test_log_lines_are_json_with_the_request_id_and_no_credentials(
         logging.getLogger().removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     mine = [line for line in lines if line["logger"] == "registry.test"]
-    # One line per write: the token issue (outside requests), each request's audit record,
-    # and the create itself, all carrying the id of the request they were made in.
+    # One line per write: the token issue (outside requests), the refused requests' audit
+    # records, and the create saved with its own audit record, each carrying the id of the
+    # request it was made in.
     assert [line["request_id"] for line in mine] == seen
-    assert seen[0] is None and seen[-2:] == ["log-1", "log-1"]
+    assert len(seen) == 4 and seen[0] is None and seen[-1] == "log-1"
+    assert None not in seen[1:] and len(set(seen[1:])) == 3
     assert set(mine[0]) >= {"time", "level", "logger", "message", "request_id"}
     text = stream.getvalue()
     for secret in (auth["Authorization"].removeprefix("Bearer "), auth["X-API-Token"],
