@@ -130,11 +130,11 @@ def test_log_lines_are_json_with_the_request_id_and_no_credentials(
         logging.getLogger().removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     mine = [line for line in lines if line["logger"] == "registry.test"]
-    # One line per write: the token issue (outside requests), the refused requests' audit
-    # records, and the create saved with its own audit record, each carrying the id of the
-    # request it was made in.
+    # One line per write: the token issue (outside requests), the 401's audit record, the
+    # token's first use and the 422's audit record, and the create saved with its own audit
+    # record, each carrying the id of the request it was made in.
     assert [line["request_id"] for line in mine] == seen
-    assert len(seen) == 4 and seen[0] is None and seen[-1] == "log-1"
+    assert len(seen) == 5 and seen[0] is None and seen[-1] == "log-1"
     assert None not in seen[1:] and len(set(seen[1:])) == 3
     assert set(mine[0]) >= {"time", "level", "logger", "message", "request_id"}
     text = stream.getvalue()
