@@ -7,12 +7,11 @@ from typing import Any
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.access import AccessMiddleware, principal_of, registry_of
 from api.bodies import json_document
 from api.generate import GenerateController, ModelController, health
+from api.openapi import openapi_config
 from api.params import UNIVERSAL
 from api.problems import problem_details_plugin, unexpected
 from api.schemas import SchemaController
@@ -64,12 +63,7 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
         state=State({"registry": registry}),
-        openapi_config=OpenAPIConfig(
-            title="Connector Schema Registry",
-            version="1.0.0",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )
 
