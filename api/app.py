@@ -7,13 +7,13 @@ from typing import Any
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.access import AccessMiddleware, caller_of
+from api.allow import allow_every_method
 from api.bodies import json_document
 from api.generate import GenerateController, ModelController, health
 from api.observability import RequestIds, ready
+from api.openapi import openapi_config
 from api.params import UNIVERSAL
 from api.problems import problem_details_plugin, unexpected
 from api.schemas import SchemaController
@@ -60,18 +60,14 @@ def create_app(
             "document": Provide(json_document),
         },
         middleware=[AccessMiddleware()],
+        before_send=[allow_every_method],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: _unexpected},
         request_max_body_size=settings.max_body_bytes,
         on_startup=[start],
         on_shutdown=[stop],
         state=State({"registry": registry}),
-        openapi_config=OpenAPIConfig(
-            title="Connector Schema Registry",
-            version="1.0.0",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
         logging_config=None,  # logging is registry.logs.configure_logging's, not Litestar's
     )

@@ -1,24 +1,55 @@
-"""OpenAPI declarations: every error response is documented as ``application/problem+json``."""
+"""OpenAPI declarations: the document states every constraint the server enforces.
+
+Every error response is documented as ``application/problem+json``; every ``/internal``
+operation requires both credentials (``bearerAuth`` and ``apiToken`` together); request bodies
+are the model's own JSON Schema documents.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import msgspec
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import (
+    Components,
+    OpenAPI,
+    OpenAPIMediaType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
 
+from api.models import SchemaOut
+from api.params import INTERNAL
 from api.problems import PROBLEM_JSON
 from domain.model import TOKEN_REQUEST, model_documents
 
+SECURITY_SCHEMES = {
+    "bearerAuth": SecurityScheme(
+        type="http", scheme="bearer", bearer_format="JWT",
+        description="Who calls: a JWT with `sub`, `tenant`, `exp` and optional `roles`",
+    ),
+    "apiToken": SecurityScheme(
+        type="apiKey", name="X-API-Token", security_scheme_in="header",
+        description="Which client application calls: an API token of the JWT's tenant",
+    ),
+}
+BOTH_CREDENTIALS: list[dict[str, list[str]]] = [{"bearerAuth": [], "apiToken": []}]
+"""One requirement naming both schemes: both credentials, together, on every request."""
+
 _DESCRIPTIONS = {
-    304: "Not modified",
+    304: "Not modified: If-None-Match names the current version",
     400: "Malformed request (e.g. the body is not JSON)",
     401: "Missing, invalid or expired bearer token or API token",
     403: "None of the caller's roles may call this route",
     404: "Unknown id, or a soft-deleted schema",
-    409: "Conflict: the key exists, or a concurrent write won",
+    409: "Conflict: the key exists, the schema is not deleted, or a concurrent write won",
     410: "The schema (or this version) was erased",
     412: "If-Match names a stale version",
     413: "The body is larger than 1 MiB",
@@ -76,9 +107,16 @@ def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
     return node
 
 
-def json_body_operation(document: dict[str, Any], description: str) -> type[Operation]:
-    """An operation class whose request body is the given JSON Schema document."""
+def json_body_operation(
+    document: dict[str, Any], description: str, *, required: tuple[str, ...] = ()
+) -> type[Operation]:
+    """An operation class whose request body is the given JSON Schema document.
+
+    ``required`` names properties this operation requires beyond the document's own.
+    """
     raw = inline_definitions(document, document.get("$defs", {}))
+    if required:
+        raw["required"] = [*raw.get("required", []), *required]
 
     @dataclass
     class BodyOperation(Operation):
@@ -92,10 +130,31 @@ def json_body_operation(document: dict[str, Any], description: str) -> type[Oper
     return BodyOperation
 
 
+_SCHEMA_RULES = (
+    " (validated strictly; a body that breaks a rule answers 422). Field names and relationship"
+    " names must each be unique within the document."
+)
+CreateBodyOperation = json_body_operation(
+    model_documents()["Schema"],
+    "A Schema document with its connectorId; key defaults to entityType" + _SCHEMA_RULES,
+    required=("connectorId",),
+)
 SchemaBodyOperation = json_body_operation(
-    model_documents()["Schema"], "A Schema document (validated strictly; wrong types answer 422)"
+    model_documents()["Schema"],
+    "A Schema document that replaces name, entityType, fields and relationships"
+    + _SCHEMA_RULES + " connectorId and key may be omitted; if sent, they must equal the stored"
+    " values, which cannot change.",
 )
 TokenBodyOperation = json_body_operation(TOKEN_REQUEST, "The new token's name and application id")
+
+
+def schema_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
+    """The 200 of a handler that answers a schema document as pre-encoded bytes (and 304)."""
+    specs = {200: ResponseSpec(data_container=SchemaOut, description="The schema document",
+                               generate_examples=False)}
+    if not_modified:
+        specs[304] = ResponseSpec(data_container=None, description=_DESCRIPTIONS[304])
+    return specs
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
@@ -106,7 +165,73 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=ProblemDocument,
             description=_DESCRIPTIONS.get(status, "Error"),
             media_type=PROBLEM_JSON,
+            generate_examples=False,
         )
     return specs
 
 
+
+
+def finish(document: dict[str, Any]) -> dict[str, Any]:
+    """The generated document with what the handlers' declarations cannot say themselves.
+
+    - every ``/internal`` operation requires both credentials (the access middleware checks
+      them on exactly those routes), and nothing else does;
+    - an optional parameter is either sent or absent, never ``null``;
+    - parameter errors are 422 problems, so the framework's default 400 (a plain JSON
+      ``ValidationException``, which this server never sends) is dropped.
+    """
+    document = copy.deepcopy(document)
+    for path, item in document.get("paths", {}).items():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            if path.startswith(INTERNAL + "/"):
+                operation["security"] = copy.deepcopy(BOTH_CREDENTIALS)
+            else:
+                operation.pop("security", None)
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _not_null(parameter.get("schema", {}))
+            responses = operation["responses"]
+            if "400" in responses and PROBLEM_JSON not in responses["400"].get("content", {}):
+                del responses["400"]
+    return document
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    variants = schema.get("oneOf")
+    if not isinstance(variants, list):
+        return schema
+    kept = [v for v in variants if v != {"type": "null"}]
+    if len(kept) != 1:
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "oneOf"}
+    return {**kept[0], **rest}
+
+
+@dataclass
+class _Document(OpenAPI):
+    """The OpenAPI object whose JSON form is :func:`finish`-ed."""
+
+    def to_schema(self) -> dict[str, Any]:
+        return finish(super().to_schema())
+
+
+@dataclass
+class RegistryOpenAPIConfig(OpenAPIConfig):
+    """Litestar's OpenAPI configuration, serving the :func:`finish`-ed document."""
+
+    def to_openapi_schema(self) -> OpenAPI:
+        base = super().to_openapi_schema()
+        return _Document(**{f.name: getattr(base, f.name) for f in fields(base)})
+
+
+def openapi_config() -> OpenAPIConfig:
+    """The JSON document at ``/schema/openapi.json``, Swagger UI at ``/schema``."""
+    return RegistryOpenAPIConfig(
+        title="Connector Schema Registry",
+        version="1.0.0",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(security_schemes=dict(SECURITY_SCHEMES)),
+    )

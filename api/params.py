@@ -35,14 +35,58 @@ Caller = NamedDependency[access.Caller]
 JsonBody = NamedDependency[Any]
 """The request's JSON document (dependency ``document``): 415 unless JSON, 400 if malformed."""
 
-SchemaId = Annotated[str, PathParameter(description="Schema id: sch_… or its UUID")]
-ConnectorId = Annotated[str, PathParameter(description="Connector id of the schema")]
-Version = Annotated[str, PathParameter(description="A version number (1, 2, …)")]
+_HEX = "[0-9A-Fa-f]"
+_UUID = f"{_HEX}{{32}}|{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
+SCHEMA_ID = f"^(sch_[0-7][0-9A-TV-Za-tv-z]{{25}}|{_UUID})$"
+"""A schema id as the document states it: ``sch_`` + 26 Crockford base32 characters (any case;
+I and L read as 1, O as 0; at most 128 bits, so the first is 0-7), or the UUID with or without
+the four hyphens. Anything else is an unknown schema: 404, never 422."""
+UUID = f"^({_UUID})$"
+VERSION = "^0*[1-9][0-9]*$"
+ETAGS = r'^\s*(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)\s*$'
+"""``*`` or a list of our entity tags ``"<version>"`` (RFC 9110)."""
+STRONG_ETAGS = r'^\s*(\*|"[0-9]{1,9}"(\s*,\s*"[0-9]{1,9}")*)\s*$'
+SCHEMA_CURSOR = "schema-list-cursor"
+AUDIT_CURSOR = "audit-cursor"
+"""The formats of the two opaque cursors: only a ``nextCursor`` of the same list is one (the
+handlers decode it; anything else answers 422 ``/query/cursor``)."""
+
+# The patterns below are stated in the document only (``schema_extra``): the handlers answer a
+# value that breaks them with 404, 304/200 or 412 as documented, not with a parameter error.
+SchemaId = Annotated[
+    str,
+    PathParameter(description="Schema id: `sch_` + 26 Crockford base32 characters, or its UUID;"
+                  " any other value is an unknown schema (404)",
+                  schema_extra={"pattern": SCHEMA_ID}),
+]
+ConnectorId = Annotated[
+    str,
+    PathParameter(description="Connector id of the schema; another connector's id answers 404",
+                  schema_extra={"pattern": SLUG}),
+]
+Version = Annotated[
+    str,
+    PathParameter(description="A version number: 1, 2, … (at most 9 digits); anything else"
+                  " answers 404", schema_extra={"pattern": VERSION, "maxLength": 9}),
+]
 IfMatch = Annotated[
-    str | None, HeaderParameter(name="If-Match", description='"<version>": 412 unless current')
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description='`*` or a list of strong entity tags `"<version>"` (RFC 9110): 412 unless one'
+                    " is the current version. A weak tag (`W/\"1\"`) or any other value never"
+                    " matches: 412.",
+        schema_extra={"pattern": STRONG_ETAGS},
+    ),
 ]
 IfNoneMatch = Annotated[
-    str | None, HeaderParameter(name="If-None-Match", description='"<version>": 304 if current')
+    str | None,
+    HeaderParameter(
+        name="If-None-Match",
+        description='`*` or a list of entity tags `"<version>"` (a `W/` prefix is accepted): 304'
+                    " when one is the current version; any other value never matches.",
+        schema_extra={"pattern": ETAGS},
+    ),
 ]
 IncludeDeleted = Annotated[
     bool,
@@ -54,12 +98,28 @@ Limit = Annotated[
 ]
 Cursor = Annotated[
     str | None,
-    QueryParameter(description="nextCursor of the previous page", min_length=1, max_length=400,
-                   pattern="^[A-Za-z0-9_-]+$"),
+    QueryParameter(description="The `nextCursor` of the previous page of this list (opaque);"
+                   " any other value answers 422", schema_extra={"format": SCHEMA_CURSOR}),
+]
+AuditCursor = Annotated[
+    str | None,
+    QueryParameter(name="cursor", description="The `nextCursor` of the previous page of the"
+                   " audit trail (opaque); any other value answers 422",
+                   schema_extra={"format": AUDIT_CURSOR}),
 ]
 ConnectorFilter = Annotated[str | None, QueryParameter(name="connectorId")]
 EntityTypeFilter = Annotated[str | None, QueryParameter(name="entityType")]
 Slug = Annotated[str, PathParameter(description="Connector id", pattern=SLUG)]
 Key = Annotated[
     str, PathParameter(description="Schema key (defaults to the entity type)", pattern=SLUG)
+]
+SchemaIdFilter = Annotated[
+    str | None,
+    QueryParameter(name="schemaId", description="Only entries of this schema (`sch_` id or UUID);"
+                   " any other value answers 422", schema_extra={"pattern": SCHEMA_ID}),
+]
+TokenId = Annotated[
+    str,
+    PathParameter(description="API token id (a UUID); any other value is an unknown token (404)",
+                  schema_extra={"pattern": UUID}),
 ]

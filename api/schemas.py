@@ -21,7 +21,7 @@ from api.bodies import (
     split_page,
 )
 from api.models import History, SchemaList, WriteResult, history_entry, schema_out, write_result
-from api.openapi import SchemaBodyOperation, problems
+from api.openapi import CreateBodyOperation, SchemaBodyOperation, problems, schema_responses
 from api.params import (
     UNIVERSAL,
     Caller,
@@ -120,7 +120,8 @@ class SchemaController(Controller):
                                                                              s.schema_id))
         return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
 
-    @get("/{id:str}", responses=problems(401, 403, 404, 410, 422), summary="Get a schema",
+    @get("/{id:str}", responses=problems(401, 403, 404, 410, 422) | schema_responses(
+        not_modified=True), summary="Get a schema",
          opt=allow(READERS))
     async def get_schema(
         self,
@@ -157,7 +158,8 @@ class SchemaController(Controller):
             raise SchemaNotFoundError(NOT_FOUND)
         return History(history=[history_entry(r) for r in revisions])
 
-    @get("/{id:str}/versions/{version:str}", responses=problems(401, 403, 404, 410),
+    @get("/{id:str}/versions/{version:str}",
+         responses=problems(401, 403, 404, 410) | schema_responses(),
          summary="A schema exactly as it was at a version", opt=allow(READERS))
     async def get_version(
         self, caller: Caller, id: SchemaId, version: Version
@@ -180,7 +182,7 @@ class SchemaController(Controller):
         return Response(schema_out(state), headers=headers)
 
     @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422), summary="Create a schema",
-          operation_class=SchemaBodyOperation, opt=allow(EDITORS))
+          operation_class=CreateBodyOperation, opt=allow(EDITORS))
     async def create_schema(
         self, caller: Caller, document: JsonBody
     ) -> Response[WriteResult]:
@@ -204,7 +206,7 @@ class SchemaController(Controller):
         result = write_result(state, "updated" if changed else "unchanged")
         return Response(result, headers={"ETag": etag(state.revision)})
 
-    @delete("/{cid:str}/{id:str}", responses=problems(401, 403, 404, 410),
+    @delete("/{cid:str}/{id:str}", responses=problems(401, 403, 404, 409, 410),
             summary="Delete a schema", opt=allow(EDITORS))
     async def delete_schema(
         self, caller: Caller, cid: ConnectorId, id: SchemaId
@@ -223,7 +225,7 @@ class SchemaController(Controller):
                           schema_uuid_param(id))
         return write_result(state, "restored")
 
-    @delete("/{cid:str}/{id:str}/erase", responses=problems(401, 403, 404, 410),
+    @delete("/{cid:str}/{id:str}/erase", responses=problems(401, 403, 404, 409, 410),
             summary="Erase a schema and its data for good", opt=allow(ADMINS))
     async def erase_schema(
         self, caller: Caller, cid: ConnectorId, id: SchemaId

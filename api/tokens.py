@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post
-from litestar.params import PathParameter
 
 from api.access import ADMINS, allow
 from api.models import IssuedToken, TokenList, issued_token, token_out
 from api.openapi import TokenBodyOperation, problems
-from api.params import INTERNAL, Caller, JsonBody
+from api.params import INTERNAL, Caller, JsonBody, TokenId
 from api.runtime import read, run
 from domain.errors import SchemaValidationError
 from domain.model import validate_token_request
@@ -54,7 +52,7 @@ class TokenController(Controller):
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 409), summary="Revoke an API token")
     async def revoke(
-        self, caller: Caller, id: Annotated[str, PathParameter()]
+        self, caller: Caller, id: TokenId
     ) -> None:
         """Revoke a token for good."""
         await run(caller.registry.app.revoke_api_token, caller.actor, _token_id(id))

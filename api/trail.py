@@ -11,7 +11,7 @@ from api.access import AUDITORS, allow
 from api.bodies import pack_cursor, split_page, unpack_cursor
 from api.models import AuditPage, audit_entry
 from api.openapi import problems
-from api.params import INTERNAL, Caller, Cursor, Limit
+from api.params import INTERNAL, AuditCursor, Caller, Limit, SchemaIdFilter
 from api.problems import invalid_parameters
 from api.runtime import read
 from domain.errors import Violation
@@ -44,9 +44,9 @@ class AuditController(Controller):
         self,
         caller: Caller,
         actor: Annotated[str | None, QueryParameter(description="subject or e-mail")] = None,
-        schema_id: Annotated[str | None, QueryParameter(name="schemaId")] = None,
+        schema_id: SchemaIdFilter = None,
         limit: Limit = 50,
-        cursor: Cursor = None,
+        cursor: AuditCursor = None,
     ) -> AuditPage:
         """Newest first; filter by actor and schema id; paginate with ``cursor``."""
         rows = await read(

@@ -203,8 +203,18 @@ def _schema_document() -> dict[str, Any]:
                 "maxLength": MAX_NAME,
                 "pattern": NO_CONTROL,
             },
-            "connectorId": {"type": "string", "pattern": SLUG},
-            "key": {"type": "string", "pattern": SLUG},
+            "connectorId": {
+                "type": "string",
+                "pattern": SLUG,
+                "description": "Required on create. On replace it may be omitted; if sent, it must"
+                " equal the stored value: it cannot change.",
+            },
+            "key": {
+                "type": "string",
+                "pattern": SLUG,
+                "description": "Defaults to entityType on create. On replace it may be omitted; if"
+                " sent, it must equal the stored value: it cannot change.",
+            },
             "entityType": {"type": "string", "pattern": ENTITY_TYPE},
             "fields": {
                 "type": "array",
@@ -212,11 +222,13 @@ def _schema_document() -> dict[str, Any]:
                 "maxItems": MAX_FIELDS,
                 "items": {"$ref": "#/$defs/Field"},
                 "contains": primary,
+                "description": "Field names are unique within the schema.",
             },
             "relationships": {
                 "type": "array",
                 "maxItems": MAX_RELATIONSHIPS,
                 "items": {"$ref": "#/$defs/Relationship"},
+                "description": "Relationship names are unique within the schema.",
             },
             **_READ_ONLY,
         },
