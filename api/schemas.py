@@ -56,26 +56,33 @@ SCHEMA_PATH = f"{UNIVERSAL}/schemas"
 
 
 class EncodedSchemas:
-    """Encoded response bodies by (schema, version): a version's bytes never change.
+    """The encoded body of each schema's current version, at most ``size`` schemas.
 
     Every read first looks up the schema's current version and status in the read model (one
-    indexed query on committed state), so a cached body is only ever served for the version
-    that is current right now, in any process; erased schemas have no current version.
+    indexed query on committed state), so a body is only ever served for the version that is
+    current right now, in any process. A newer version replaces the body it kept; a read that
+    finds the schema deleted or erased drops it.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._bodies: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
+        self._bodies: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
 
     def get(self, uuid: UUID, version: int) -> bytes | None:
-        """The body of that version, if encoded before."""
-        return self._bodies.get((uuid, version))
+        """The body of that version, if it is the one kept."""
+        kept = self._bodies.get(uuid)
+        return kept[1] if kept is not None and kept[0] == version else None
 
     def put(self, uuid: UUID, version: int, body: bytes) -> None:
-        """Remember a body; the oldest one goes when full."""
-        self._bodies[(uuid, version)] = body
+        """Keep a body; the least recently stored schema goes when full."""
+        self._bodies[uuid] = (version, body)
+        self._bodies.move_to_end(uuid)
         if len(self._bodies) > self.size:
             self._bodies.popitem(last=False)
+
+    def drop(self, uuid: UUID) -> None:
+        """Forget a schema's body (it was deleted or erased)."""
+        self._bodies.pop(uuid, None)
 
 
 def _visible(uuid: UUID, head: SchemaHead | None, include_deleted: bool) -> SchemaHead:
@@ -133,6 +140,8 @@ class SchemaController(Controller):
         """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
         uuid = schema_uuid_param(id)
         head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
+        if head is not None and head.status != "active":
+            self.bodies.drop(uuid)
         version = _visible(uuid, head, include_deleted).version
         headers = {"ETag": etag(version), "Cache-Control": CURRENT}
         if none_match(if_none_match, version):
