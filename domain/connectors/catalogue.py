@@ -71,11 +71,19 @@ def auth_type_of(entry: ConnectorType, credentials: Mapping[str, Any] | None) ->
 def _validate(type_name: str, part: Part, document: Any) -> list[Violation]:
     if type_name not in _BY_TYPE:
         return [Violation("/type", f"unknown connector type '{type_name}'")]
-    errors = validator(type_name, part).iter_errors(document)
+    return schema_violations(validator(type_name, part), document, f"/{part}")
+
+
+def schema_violations(checker: Validator, document: Any, base: str = "") -> list[Violation]:
+    """Every rule of a JSON Schema ``document`` breaks, with pointers prefixed by ``base``.
+
+    Unlike ``domain.model.violations_of``, an unknown key is reported at its own pointer.
+    """
+    errors = checker.iter_errors(document)
     found: list[Violation] = []
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-        found += _violations(f"/{part}", error)
-    return _unique(found) or _trailing_newlines(f"/{part}", document)
+        found += _violations(base, error)
+    return _unique(found) or _trailing_newlines(base, document)
 
 
 def _violations(base: str, error: ValidationError) -> list[Violation]:
