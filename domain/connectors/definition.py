@@ -1,7 +1,7 @@
 """What a connector type is, and the small builders its JSON Schema documents are written with.
 
 The catalogue is code, not data a user can edit: each type's config and credentials schemas
-are built here from a few helpers so that every type gets the same strictness (no unknown
+are built here from a few builders so that every type gets the same strictness (no unknown
 keys, bounded strings, secrets marked ``writeOnly``) without repeating it.
 """
 
