@@ -1,0 +1,201 @@
+"""The Connector aggregate: every accepted command is one revision of past-tense events.
+
+It mirrors the Schema aggregate (``domain.schema``): the caller gives the id, each command
+checks the state, plans events and triggers them with one shared revision and timestamp, and
+each event evolves a frozen :class:`ConnectorState` that read models share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, AggregateEvent
+
+from domain.common import Actor
+from domain.connectors import events as ev
+from domain.connectors.catalogue import auth_type_of, get_type, validate_credentials
+from domain.connectors.document import parse_connector, without_read_only
+from domain.connectors.errors import (
+    ConnectorDeletedError,
+    ConnectorErasedError,
+    ConnectorHasSchemasError,
+    ConnectorNotDeletedError,
+    ConnectorNotFoundError,
+    ConnectorValidationError,
+)
+from domain.connectors.merge_patch import apply_merge_patch
+from domain.connectors.planning import Change, plan_changes
+from domain.connectors.state import ConnectorState
+from domain.errors import Violation
+from domain.ids import encode_schema_id
+
+
+class Connector(Aggregate):
+    """A connector instance of one catalogue type, owned by a user of one tenant."""
+
+    def __init__(self) -> None:
+        self.state = ConnectorState(id=self.id)
+
+    @classmethod
+    def create(cls, actor: Actor, connector_id: UUID, document: Mapping[str, Any]) -> Connector:
+        """Create a connector from a document; the owner defaults to the actor."""
+        parsed = parse_connector(document)
+        fields = {**parsed.fields, "ownerId": parsed.fields["ownerId"] or actor.subject}
+        entry = get_type(fields["type"])
+        assert entry is not None  # parse_connector accepts catalogue types only
+        return cls._create(
+            ev.Created, id=connector_id, **_meta(actor, 1), fields=fields,
+            credentials=parsed.credentials, auth_type=parsed.auth_type or entry.default_auth_type,
+        )
+
+    def replace(self, actor: Actor, document: Mapping[str, Any]) -> bool:
+        """PUT: make the connector equal ``document``; fields left out return to unset.
+
+        Two fields are kept when left out, because a client cannot send them back: the
+        owner (there is always one) and the credentials (never shown). The type is fixed.
+        Returns False, recording nothing, when nothing changed.
+        """
+        state = self.visible_state()
+        parsed = parse_connector(document)
+        if parsed.fields["type"] != state.type:
+            raise ConnectorValidationError([Violation("/type", "the type cannot change")])
+        new = {**parsed.fields, "ownerId": parsed.fields["ownerId"] or state.owner_id}
+        changes = plan_changes(state.editable(), new)
+        if parsed.credentials is not None:
+            changes.append((ev.CredentialsReplaced, {"credentials": parsed.credentials,
+                                                     "auth_type": parsed.auth_type}))
+        return self._record(actor, changes)
+
+    def patch(self, actor: Actor, merge_patch: Any) -> bool:
+        """PATCH: apply an RFC 7396 merge patch to the current document, then as PUT.
+
+        ``credentials`` in a patch replace the credentials whole: their current values are
+        not known here to merge into, and removing them (``null``) is refused.
+        """
+        state = self.visible_state()
+        if not isinstance(merge_patch, Mapping):
+            raise ConnectorValidationError([Violation("", "a merge patch must be an object")])
+        if "credentials" in merge_patch and merge_patch["credentials"] is None:
+            raise ConnectorValidationError(
+                [Violation("/credentials", "cannot be removed; replace them instead")])
+        patch = without_read_only({k: v for k, v in merge_patch.items() if k != "credentials"})
+        document = apply_merge_patch(state.editable(), patch)
+        if "credentials" in merge_patch:
+            document["credentials"] = merge_patch["credentials"]
+        return self.replace(actor, document)
+
+    def replace_credentials(self, actor: Actor, credentials: Any) -> None:
+        """Store new credentials (a rotation): always one revision, never a shown value."""
+        state = self.visible_state()
+        assert state.type is not None
+        violations = validate_credentials(state.type, credentials)
+        if violations:
+            raise ConnectorValidationError(violations)
+        entry = get_type(state.type)
+        assert entry is not None
+        auth_type = auth_type_of(entry, credentials)
+        self._record(actor, [(ev.CredentialsReplaced,
+                              {"credentials": dict(credentials), "auth_type": auth_type})])
+
+    def attach_schema(self, actor: Actor, schema_id: UUID) -> bool:
+        """Record that the connector holds a schema; False when it already did."""
+        state = self.visible_state()
+        if schema_id in state.schemas:
+            return False
+        return self._record(actor, [(ev.SchemaAttached, {"schema_id": schema_id})])
+
+    def detach_schema(self, actor: Actor, schema_id: UUID) -> bool:
+        """Record that a schema left (it was erased); works on a deleted connector too."""
+        state = self.live_state()
+        if schema_id not in state.schemas:
+            return False
+        return self._record(actor, [(ev.SchemaDetached, {"schema_id": schema_id})])
+
+    def delete(self, actor: Actor, cascade: bool = False,
+               live_schemas: Collection[UUID] | None = None) -> tuple[UUID, ...]:
+        """Soft-delete; refuses while live schemas remain, unless ``cascade``.
+
+        ``live_schemas`` are those of the connector's schemas that are not soft-deleted (the
+        registry reads them from the Schema aggregates); by default every held schema is
+        live. Returns the schemas the caller must soft-delete with it (empty unless cascade).
+        """
+        state = self.visible_state()
+        live = tuple(s for s in state.schemas if live_schemas is None or s in live_schemas)
+        if live and not cascade:
+            raise ConnectorHasSchemasError([encode_schema_id(s) for s in live])
+        self._record(actor, [(ev.Deleted, {"cascade": cascade})])
+        return live
+
+    def restore(self, actor: Actor) -> None:
+        """Bring back a soft-deleted connector (its schemas are restored one by one)."""
+        state = self.live_state()
+        if not state.deleted:
+            raise ConnectorNotDeletedError(f"connector {state.connector_id} is not deleted")
+        self._record(actor, [(ev.Restored, {})])
+
+    def erase(self, actor: Actor) -> tuple[UUID, ...]:
+        """Destroy config, credentials and everything else for good (deleted or not).
+
+        Returns every schema it held: the caller erases them in the same transaction and
+        releases the connector's name.
+        """
+        state = self.live_state()
+        erased_versions = state.revision - state.erased_through
+        self._record(actor, [(ev.Erased, {"erased_versions": erased_versions})])
+        return state.schemas
+
+    def live_state(self) -> ConnectorState:
+        """The state, or the error of a connector that is erased or never was."""
+        if self.state.erased:
+            raise ConnectorErasedError(f"connector {self.state.connector_id} was erased")
+        if not self.state.exists:
+            raise ConnectorNotFoundError(f"connector {self.state.connector_id} does not exist")
+        return self.state
+
+    def visible_state(self) -> ConnectorState:
+        """The state of a connector that is neither erased nor soft-deleted."""
+        state = self.live_state()
+        if state.deleted:
+            raise ConnectorDeletedError(f"connector {state.connector_id} is deleted")
+        return state
+
+    def _record(self, actor: Actor, changes: list[Change]) -> bool:
+        meta = _meta(actor, self.state.revision + 1)
+        for event_class, payload in changes:
+            self.trigger_event(event_class, **meta, **payload)
+        return bool(changes)
+
+
+class ConnectorRedacted(AggregateEvent):
+    """Stands in for a connector event whose data key was destroyed by an erase.
+
+    It carries nothing but its position; it is never stored, only read back.
+    """
+
+    shredded: ClassVar[bool] = False
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is None:
+            aggregate = Connector.__new__(Connector)
+            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            aggregate.state = ConnectorState(id=self.originator_id)
+        else:
+            aggregate.version = self.originator_version
+        return aggregate
+
+
+ev.ConnectorEvent.redacted_class = ConnectorRedacted
+
+
+def _meta(actor: Actor, revision: int) -> dict[str, Any]:
+    # Every event of one revision shares one timestamp: the revision's ``changedAt``.
+    return {
+        "timestamp": ev.ConnectorEvent.create_timestamp(),
+        "revision": revision,
+        "tenant": actor.tenant,
+        "actor_subject": actor.subject,
+        "actor_email": actor.email,
+        "app_id": actor.app_id,
+    }

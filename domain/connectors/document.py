@@ -1,0 +1,148 @@
+"""The connector document a client sends (create, PUT, the result of a PATCH) and its rules.
+
+Validation happens in two steps: the document's own shape, then its ``config`` and
+``credentials`` against the catalogue entry of its ``type``, so every violation carries a
+pointer into the document the client sent (``/config/bucket``, ``/credentials/...``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
+
+from domain.connectors.catalogue import (
+    CATALOGUE,
+    auth_type_of,
+    get_type,
+    schema_violations,
+    validate_config,
+    validate_credentials,
+)
+from domain.connectors.definition import NO_CONTROL, strict, text, text_list, url
+from domain.connectors.errors import ConnectorValidationError
+from domain.connectors.state import SCOPES, SOURCE_TYPES, UNSET
+from domain.errors import Violation
+from domain.model import SLUG
+
+MAX_NAME = 200
+MAX_TAGS = 50
+TAG_KEY = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$"
+READ_ONLY = (
+    "id", "uuid", "tenant", "appId", "version", "status", "protocol", "baseUrl",
+    "connectionVariables", "authType", "credentialFields", "credentialsSet", "schemas",
+    "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted", "deletedAt", "deletedBy",
+    "syncStatus", "lastSyncAt", "consecutiveErrors", "lastError", "metrics",
+    "oauthRefreshNeeded", "oauthTokenExpiresAt", "credentialLastRotatedAt", "nextRotationDue",
+    "schemaVersion",
+)
+"""Keys a client may send back from a GET; they are ignored, never an error."""
+
+
+@dataclass(frozen=True)
+class ConnectorInput:
+    """A valid connector document, split into its editable fields and its credentials."""
+
+    fields: dict[str, Any]
+    """Every editable field (absent ones at their unset value), camelCase, no credentials."""
+    credentials: dict[str, Any] | None
+    """The credentials sent with the document; ``None`` keeps the current ones."""
+    auth_type: str | None
+    """The auth type of those credentials; ``None`` when none were sent."""
+
+
+def _tags() -> dict[str, Any]:
+    return {"type": "object", "maxProperties": MAX_TAGS,
+            "propertyNames": {"pattern": TAG_KEY},
+            "additionalProperties": {"type": "string", "maxLength": 256, "pattern": NO_CONTROL},
+            "description": "Free-form key/value tags"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def _properties() -> dict[str, Any]:
+    nullable_text = _nullable(text("", max_length=255))
+    return {
+        "name": text("Connector name, unique in the tenant", max_length=MAX_NAME),
+        "type": {"enum": [entry.type for entry in CATALOGUE], "description": "Catalogue type"},
+        "collection": _nullable({"type": "string", "pattern": SLUG}),
+        "provider": nullable_text, "groupId": nullable_text, "userId": nullable_text,
+        "ownerId": text("Subject of the owning user", max_length=255),
+        "webhookEndpointId": nullable_text,
+        "vaultPath": _nullable(text("KV v2 path of the secrets", pattern="^secret/")),
+        "source": text("Provenance tag", max_length=64),
+        "sourceType": {"enum": list(SOURCE_TYPES)},
+        "scope": {"enum": list(SCOPES), "description": "org, user or group"},
+        "enabled": {"type": "boolean"}, "sharedToOrg": {"type": "boolean"},
+        "public": {"type": "boolean"},
+        "sharedUsers": text_list("Users it is shared with", text("Subject"), min_items=0),
+        "eventTypes": text_list("Event types it emits", text("Event type"), min_items=0),
+        "documentationUrl": _nullable(url("Documentation of the API")),
+        "imageUrl": _nullable(url("Icon")),
+        "rotationDays": {"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
+        "tags": _tags(),
+        "config": {"type": "object", "description": "Per type: see the catalogue"},
+        "credentials": {"type": "object", "writeOnly": True,
+                        "description": "Per type: see the catalogue"},
+        **{key: {"readOnly": True} for key in READ_ONLY},
+    }
+
+
+@cache
+def connector_document_schema() -> dict[str, Any]:
+    """The JSON Schema 2020-12 document of a connector request body."""
+    body = strict("Connector", _properties(), ("name", "type"))
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:connector-schema-registry:model:Connector", **body}
+
+
+@cache
+def _validator() -> Validator:
+    schema = connector_document_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate_connector(document: Any) -> list[Violation]:
+    """Every rule a connector document breaks, its config and credentials included."""
+    violations = schema_violations(_validator(), document)
+    if violations:
+        return violations
+    type_name = document["type"]
+    found = validate_config(type_name, document.get("config", {}))
+    if "credentials" in document:
+        found += validate_credentials(type_name, document["credentials"])
+    if document.get("scope") == "group" and not document.get("groupId"):
+        found.append(Violation("/groupId", "required when scope is group"))
+    if document["name"] != document["name"].strip() or not document["name"].strip():
+        found.append(Violation("/name", "must not start or end with whitespace"))
+    return found
+
+
+def parse_connector(document: Any) -> ConnectorInput:
+    """Validate a connector document and split it, or raise ConnectorValidationError."""
+    violations = validate_connector(document)
+    if violations:
+        raise ConnectorValidationError(violations)
+    fields = copy.deepcopy({key: document.get(key, UNSET.get(key)) for key in _editable_keys()})
+    credentials = copy.deepcopy(document.get("credentials"))
+    entry = get_type(document["type"])
+    assert entry is not None
+    auth_type = None if credentials is None else auth_type_of(entry, credentials)
+    return ConnectorInput(fields, credentials, auth_type)
+
+
+def _editable_keys() -> tuple[str, ...]:
+    return tuple(key for key in _properties() if key not in READ_ONLY and key != "credentials")
+
+
+def without_read_only(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document minus the keys a client may echo back but never sets."""
+    return {key: value for key, value in document.items() if key not in READ_ONLY}

@@ -1,0 +1,246 @@
+"""The events that change a connector's content: what each changes, how history words it.
+
+Every event of one command carries the same ``revision`` and timestamp. All of them are
+*shredded*: encrypted with the connector's own data key, so an erase that destroys the key
+leaves nothing readable, config and credential values included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.connectors.base import ConnectorEvent, change_texts, render
+from domain.connectors.lifecycle import (
+    Deleted,
+    Erased,
+    Restored,
+    SchemaAttached,
+    SchemaDetached,
+)
+from domain.connectors.state import SCALAR_FIELDS, ConnectorState
+
+__all__ = [
+    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectorEvent", "Created",
+    "CredentialsReplaced", "Deleted", "Disabled", "Enabled", "Erased", "FieldChanged",
+    "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDetached", "ScopeChanged",
+    "SharedWithUser", "TagAdded", "TagRemoved", "UnsharedWithUser", "change_texts", "render",
+]
+
+
+class Created(ConnectorEvent, Aggregate.Created):
+    """The connector was created; ``credentials`` holds the only copy of their values."""
+
+    fields: dict[str, Any]
+    credentials: dict[str, Any] | None
+    auth_type: str | None
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        by = self.actor_email or self.actor_subject
+        state = dataclasses.replace(
+            state, app_id=self.app_id, created_at=self.timestamp, created_by=by,
+            type=self.fields["type"], name=self.fields["name"], owner_id=self.fields["ownerId"],
+            scope=self.fields["scope"], enabled=self.fields["enabled"],
+            shared_users=tuple(self.fields["sharedUsers"]), tags=dict(self.fields["tags"]),
+            config=dict(self.fields["config"]),
+            **{attr: _frozen(self.fields[wire]) for wire, attr in SCALAR_FIELDS.items()},
+        )
+        if self.credentials is None:
+            return dataclasses.replace(state, auth_type=self.auth_type)
+        return _with_credentials(state, self.credentials, self.auth_type, self.timestamp)
+
+    def text(self) -> str:
+        return "Initial creation"
+
+
+class Renamed(ConnectorEvent):
+    """The connector's name changed."""
+
+    old: str
+    new: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, name=self.new)
+
+    def text(self) -> str:
+        return f"Renamed connector: {self.old} -> {self.new}"
+
+
+class ConfigKeyAdded(ConnectorEvent):
+    """A config key was set that was not set before."""
+
+    key: str
+    value: Any
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, config={**state.config, self.key: self.value})
+
+    def text(self) -> str:
+        return f"Added config {self.key}"
+
+
+class ConfigKeyChanged(ConnectorEvent):
+    """The value of a config key changed."""
+
+    key: str
+    old: Any
+    new: Any
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, config={**state.config, self.key: self.new})
+
+    def text(self) -> str:
+        return f"Changed config {self.key}: {render(self.old)} -> {render(self.new)}"
+
+
+class ConfigKeyRemoved(ConnectorEvent):
+    """A config key was unset."""
+
+    key: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        config = {k: v for k, v in state.config.items() if k != self.key}
+        return dataclasses.replace(state, config=config)
+
+    def text(self) -> str:
+        return f"Removed config {self.key}"
+
+
+class CredentialsReplaced(ConnectorEvent):
+    """New credentials: their values live only here; the state keeps their field names."""
+
+    credentials: dict[str, Any]
+    auth_type: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return _with_credentials(state, self.credentials, self.auth_type, self.timestamp)
+
+    def text(self) -> str:
+        return "Changed credentials"
+
+
+class Enabled(ConnectorEvent):
+    """The connector was switched on."""
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, enabled=True)
+
+    def text(self) -> str:
+        return "Enabled"
+
+
+class Disabled(ConnectorEvent):
+    """The connector was switched off: it stays, but does not sync."""
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, enabled=False)
+
+    def text(self) -> str:
+        return "Disabled"
+
+
+class ScopeChanged(ConnectorEvent):
+    """Who may see the connector changed: org, user or group."""
+
+    old: str
+    new: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, scope=self.new)
+
+    def text(self) -> str:
+        return f"Changed scope: {self.old} -> {self.new}"
+
+
+class OwnerChanged(ConnectorEvent):
+    """The connector passed to another owner."""
+
+    old: str | None
+    new: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, owner_id=self.new)
+
+    def text(self) -> str:
+        return f"Changed owner: {render(self.old)} -> {self.new}"
+
+
+class SharedWithUser(ConnectorEvent):
+    """One more user may see the connector."""
+
+    user: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, shared_users=(*state.shared_users, self.user))
+
+    def text(self) -> str:
+        return f"Shared with user: {self.user}"
+
+
+class UnsharedWithUser(ConnectorEvent):
+    """A user may no longer see the connector through sharing."""
+
+    user: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        users = tuple(u for u in state.shared_users if u != self.user)
+        return dataclasses.replace(state, shared_users=users)
+
+    def text(self) -> str:
+        return f"Unshared with user: {self.user}"
+
+
+class TagAdded(ConnectorEvent):
+    """A tag was set (a changed value is recorded as removed, then added)."""
+
+    key: str
+    value: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, tags={**state.tags, self.key: self.value})
+
+    def text(self) -> str:
+        return f"Added tag: {self.key}"
+
+
+class TagRemoved(ConnectorEvent):
+    """A tag was unset."""
+
+    key: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, tags={k: v for k, v in state.tags.items()
+                                                if k != self.key})
+
+    def text(self) -> str:
+        return f"Removed tag: {self.key}"
+
+
+class FieldChanged(ConnectorEvent):
+    """Another field changed; ``field`` is its document (camelCase) name."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, **{SCALAR_FIELDS[self.field]: _frozen(self.new)})
+
+    def text(self) -> str:
+        return f"Changed {self.field}: {render(self.old)} -> {render(self.new)}"
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _with_credentials(state: ConnectorState, credentials: dict[str, Any], auth_type: str | None,
+                      at: datetime) -> ConnectorState:
+    names = tuple(sorted(key for key in credentials if key != "authType"))
+    return dataclasses.replace(
+        state, auth_type=auth_type, credential_fields=names, credentials_set=True,
+        credential_last_rotated_at=at,
+    )

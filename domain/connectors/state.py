@@ -1,0 +1,166 @@
+"""The state of a connector after some revision, shared by the aggregate and the read models.
+
+It never holds a credential value: only which credential fields are set. Values that follow
+from others (status, protocol, base URL, next rotation) are properties, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.connectors.catalogue import get_type
+from domain.connectors.ids import encode_connector_id
+
+SCOPES = ("org", "user", "group")
+SOURCE_TYPES = ("frontend", "backend", "server", "system", "api")
+
+SCALAR_FIELDS: dict[str, str] = {
+    "collection": "collection",
+    "provider": "provider",
+    "groupId": "group_id",
+    "userId": "user_id",
+    "sharedToOrg": "shared_to_org",
+    "public": "public",
+    "documentationUrl": "documentation_url",
+    "imageUrl": "image_url",
+    "rotationDays": "rotation_days",
+    "eventTypes": "event_types",
+    "webhookEndpointId": "webhook_endpoint_id",
+    "vaultPath": "vault_path",
+    "source": "source",
+    "sourceType": "source_type",
+}
+"""Document fields recorded as ``FieldChanged``: wire name -> state attribute."""
+
+UNSET: dict[str, Any] = {
+    "collection": None, "provider": None, "groupId": None, "userId": None,
+    "sharedToOrg": False, "public": False, "documentationUrl": None, "imageUrl": None,
+    "rotationDays": None, "eventTypes": [], "webhookEndpointId": None, "vaultPath": None,
+    "source": "edm", "sourceType": "api", "scope": "user", "enabled": True,
+    "sharedUsers": [], "tags": {}, "config": {},
+}
+"""What a field a PUT leaves out becomes."""
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """Everything known about a connector after some revision (never a credential value)."""
+
+    id: UUID
+    tenant: str = ""
+    app_id: str | None = None
+    revision: int = 0
+    created_at: datetime | None = None
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    erased: bool = False
+    erased_through: int = 0
+    source: str = "edm"
+    source_type: str = "api"
+    schema_version: int = 1
+    type: str | None = None
+    provider: str | None = None
+    name: str | None = None
+    collection: str | None = None
+    scope: str = "user"
+    owner_id: str | None = None
+    group_id: str | None = None
+    user_id: str | None = None
+    shared_users: tuple[str, ...] = ()
+    shared_to_org: bool = False
+    config: Mapping[str, Any] = field(default_factory=dict)
+    vault_path: str | None = None
+    auth_type: str | None = None
+    credential_fields: tuple[str, ...] = ()
+    credentials_set: bool = False
+    credential_last_rotated_at: datetime | None = None
+    rotation_days: int | None = None
+    oauth_refresh_needed: bool = False
+    oauth_token_expires_at: datetime | None = None
+    enabled: bool = True
+    sync_status: str = "idle"
+    last_sync_at: datetime | None = None
+    consecutive_errors: int = 0
+    last_error: str | None = None
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    event_types: tuple[str, ...] = ()
+    webhook_endpoint_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    public: bool = False
+    documentation_url: str | None = None
+    image_url: str | None = None
+    schemas: tuple[UUID, ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        """True while the connector has content (not never-created, not erased)."""
+        return self.type is not None
+
+    @property
+    def connector_id(self) -> str:
+        """The public ``cnn_`` id."""
+        return encode_connector_id(self.id)
+
+    @property
+    def version(self) -> int:
+        """The API's name for the revision: the optimistic-concurrency counter."""
+        return self.revision
+
+    @property
+    def status(self) -> str:
+        """One word for lists: erased, deleted, disabled, error or active."""
+        if self.erased:
+            return "erased"
+        if self.deleted:
+            return "deleted"
+        if not self.enabled:
+            return "disabled"
+        return "error" if self.sync_status == "error" else "active"
+
+    @property
+    def protocol(self) -> str | None:
+        """How the type is reached (http, sql, s3...), from the catalogue."""
+        entry = get_type(self.type) if self.type else None
+        return entry.protocol if entry else None
+
+    @property
+    def base_url(self) -> str | None:
+        """The address requests start from, when the config has one."""
+        value = self.config.get("baseUrl") or self.config.get("instanceUrl")
+        return str(value) if value else None
+
+    @property
+    def connection_variables(self) -> tuple[Mapping[str, Any], ...]:
+        """The universal connector's connection variables (none for other types)."""
+        return tuple(self.config.get("connectionVariables") or ())
+
+    @property
+    def next_rotation_due(self) -> datetime | None:
+        """When the credentials are due for rotation, if a rotation period is set."""
+        if self.rotation_days is None or self.credential_last_rotated_at is None:
+            return None
+        return self.credential_last_rotated_at + timedelta(days=self.rotation_days)
+
+    def editable(self) -> dict[str, Any]:
+        """The user-controlled fields as a connector document (camelCase, no credentials).
+
+        A PATCH is merged into this document, and a PUT is compared with it.
+        """
+        document: dict[str, Any] = {
+            "name": self.name, "type": self.type, "scope": self.scope,
+            "ownerId": self.owner_id, "enabled": self.enabled,
+            "sharedUsers": list(self.shared_users), "tags": dict(self.tags),
+            "config": dict(self.config),
+        }
+        for wire, attribute in SCALAR_FIELDS.items():
+            value = getattr(self, attribute)
+            document[wire] = list(value) if isinstance(value, tuple) else value
+        return document
