@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ class AuditDraft:
 
 
 PENDING_AUDIT: ContextVar[AuditDraft | None] = ContextVar("pending_audit", default=None)
-ERASE_ATTEMPTS = 20
-"""An erase retries this often when concurrent writes keep winning: an admin is not starved."""
+ERASE_SECONDS = 10.0
+"""How long an erase keeps retrying while concurrent writes win: an admin is not starved."""
 TORN_READ_ATTEMPTS = 3
 Listener = Callable[[Sequence[object]], None]
 
@@ -215,17 +216,18 @@ class SchemaRegistry(Application[UUID]):
     def erase_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
         """Destroy a schema's content for good: its data key goes with the erase event.
 
-        A concurrent write makes the save fail; the erase then reloads and tries again, up to
-        :data:`ERASE_ATTEMPTS` times, so a stream of updates cannot starve it.
+        A concurrent write makes the save fail; the erase then reloads and tries again, for up
+        to :data:`ERASE_SECONDS`, so a stream of updates cannot starve it.
         """
-        for attempt in range(1, ERASE_ATTEMPTS + 1):
+        deadline = time.monotonic() + ERASE_SECONDS
+        while True:
             schema = self._get(uuid, actor.tenant, connector_id)
             schema.erase(actor)
             try:
                 self._save(schema, **{DESTROY_KEYS: [uuid]})
                 break
             except ConcurrentWriteError:
-                if attempt == ERASE_ATTEMPTS:
+                if time.monotonic() > deadline:
                     raise
         self._reclaim_space(schema.state)
         return schema.state

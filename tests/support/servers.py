@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,13 +41,16 @@ def serving(env: dict[str, str], *args: str, logs: Path, cwd: Path | None = None
     log = logs / f"serve-{port}-{time.monotonic_ns()}.log"
     with log.open("w") as output:
         process = subprocess.Popen([*REGISTRY, "serve", "--port", str(port), *args], env=env,
-                                   cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+                                   cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(process, url, log)
         yield url, log
     finally:
-        process.kill()
+        # granian's workers are child processes: stop the whole group, not just the parent.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
 
 
