@@ -2,10 +2,11 @@
 
 Each ``/internal`` route declares the roles it allows in its ``opt`` (``opt=allow(EDITORS)``);
 one that declares none is denied to everybody. Routes outside ``/internal`` are public
-(``/health``, the OpenAPI document). Litestar runs middleware
-after routing, so this one reads the route's roles from the scope and checks both credentials
-and the roles before the handler runs. Reads pass straight through; state-changing requests and
-refused ones are recorded in the audit trail before the response starts.
+(``/health``, the OpenAPI document), and so is ``OPTIONS`` (it shows methods, never data).
+Litestar runs middleware after routing, so this one reads the route's roles from the scope
+and checks both credentials and the roles before the handler runs. Reads pass straight
+through; state-changing requests and refused ones are recorded in the audit trail before the
+response starts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.allow import full_allow
 from api.problems import forbidden, status_for
 from api.runtime import run
 from domain.common import Actor
@@ -90,6 +92,9 @@ class AccessMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get("method") == "OPTIONS":  # discovery and CORS preflight carry no credentials
+            await next_app(scope, receive, full_allow(scope, send))
+            return
         allowed = scope["route_handler"].opt.get("roles")
         if allowed is None:
             if not scope["path"].startswith(INTERNAL):  # /health, the OpenAPI document

@@ -9,7 +9,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from api.access import AccessMiddleware, caller_of
-from api.allow import allow_every_method
 from api.bodies import json_document
 from api.generate import GenerateController, ModelController, health
 from api.observability import RequestIds, ready
@@ -60,7 +59,6 @@ def create_app(
             "document": Provide(json_document),
         },
         middleware=[AccessMiddleware()],
-        before_send=[allow_every_method],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: _unexpected},
         request_max_body_size=settings.max_body_bytes,
