@@ -343,3 +343,16 @@ def test_each_state_changing_request_has_exactly_one_audit_record(
     rows = registry.audit.page("acme", actor="ed", schema_id=schema_id, before=None, limit=10)
     assert sorted((r["method"], r["status"], r["outcome"]) for r in rows) == [
         ("POST", 201, "success"), ("PUT", 200, "success"), ("PUT", 422, "rejected")]
+
+
+@pytest.mark.parametrize(("path", "methods"), [
+    ("/internal/v1/api-tokens", {"GET", "POST", "OPTIONS"}),
+    (f"{API}/schemas", {"GET", "POST", "OPTIONS"}),
+])
+def test_options_lists_every_method_without_credentials(
+    client: Client, path: str, methods: set[str]
+) -> None:
+    response = client.options(path)
+    assert response.status_code == 204, response.text
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == methods
+    assert response.content == b""
