@@ -39,9 +39,11 @@ from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
 from projections.db import Cursor, Database, Dialect
 from projections.runner import Projector
-from projections.schemas import TABLES, SchemaProjection, SchemaQueries
+from projections.schemas import TABLES as SCHEMA_TABLES
+from projections.schemas import SchemaProjection, SchemaQueries
 from projections.tokens import TokenProjection
 from registry import tokens
+from registry.connectors import ConnectorCommands
 from registry.health import DatabaseUnavailableError
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
 from registry.shredding import DataKeys, ShreddingMapper
@@ -78,6 +80,8 @@ PENDING_AUDIT: ContextVar[AuditDraft | None] = ContextVar("pending_audit", defau
 ERASE_SECONDS = 10.0
 """How long an erase keeps retrying while concurrent writes win: an admin is not starved."""
 TORN_READ_ATTEMPTS = 3
+ERASABLE_TABLES = (*SCHEMA_TABLES,)
+"""Read-model tables an erase deletes content from: vacuumed after each erase."""
 Listener = Callable[[Sequence[object]], None]
 
 
@@ -88,8 +92,8 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(Application[UUID]):
-    """Commands on schemas, API tokens and the audit trail. Every change is saved as events."""
+class SchemaRegistry(ConnectorCommands, Application[UUID]):
+    """Commands on schemas, connectors, API tokens and the audit trail, saved as events."""
 
     name = "SchemaRegistry"
 
@@ -229,14 +233,14 @@ class SchemaRegistry(Application[UUID]):
             except ConcurrentWriteError:
                 if time.monotonic() > deadline:
                     raise
-        self._reclaim_space(schema.state)
+        self._reclaim()
         return schema.state
 
-    def _reclaim_space(self, state: SchemaState) -> None:
+    def _reclaim(self) -> None:
         try:
-            self.db.reclaim_space([*TABLES, KEYS_TABLE])
+            self.db.reclaim_space([*ERASABLE_TABLES, KEYS_TABLE])
         except Exception:  # the erase is committed; the space is reclaimed by a later erase
-            log.exception("could not reclaim space after erasing %s", state.schema_id)
+            log.exception("could not reclaim space after an erase")
 
     # API tokens -------------------------------------------------------------------------
 
@@ -317,9 +321,9 @@ class SchemaRegistry(Application[UUID]):
                 break
         return cast(Schema, schema)
 
-    def _save(self, aggregate: Schema | ApiToken, **kwargs: Any) -> None:
+    def _save(self, *aggregates: Any, **kwargs: Any) -> None:
         try:
-            self.save(aggregate, **kwargs)
+            self.save(*aggregates, **kwargs)
         except IntegrityError:
             raise ConcurrentWriteError(
                 "the resource was changed by another request at the same time; retry"

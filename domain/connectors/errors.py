@@ -53,3 +53,7 @@ class ConnectorHasSchemasError(RegistryError):
             "the connector still holds schemas; delete them first or ask for a cascade: "
             + ", ".join(schema_ids)
         )
+
+
+class ConnectorForbiddenError(RegistryError):
+    """The caller may see the connector but not change it: only its owner or an admin may."""

@@ -1,0 +1,177 @@
+"""Connector commands of the application: one method per command, every rule decided by
+aggregates in one atomic save.
+
+A connector's name is claimed in its ``ConnectorName`` index entry in the same save as the
+connector, so two racing creates of one name cannot both succeed. Deleting a connector with
+``cascade`` soft-deletes its live schemas in the same save; erasing it erases its schemas and
+releases its name in the same save, with every data key destroyed in that transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from ulid import ULID
+
+from domain.common import Actor
+from domain.connectors.access import can_change, can_see
+from domain.connectors.connector import Connector
+from domain.connectors.errors import (
+    ConnectorForbiddenError,
+    ConnectorNameTakenError,
+    ConnectorNotFoundError,
+)
+from domain.connectors.ids import connector_name_uuid, encode_connector_id
+from domain.connectors.name_index import ConnectorName, claim_name
+from domain.connectors.state import ConnectorState
+from domain.errors import ConcurrentWriteError, StaleVersionError
+from domain.schema import Schema
+from registry.persistence import DESTROY_KEYS
+
+NOT_FOUND = "connector not found"
+"""The one message of every unknown or invisible connector id."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who asks, as the connector access rules need it: the actor, its roles and groups."""
+
+    actor: Actor
+    roles: Collection[str] = ()
+    groups: Collection[str] = ()
+
+
+class ConnectorCommands:
+    """Connector commands; mixed into the application, whose repository and save they use."""
+
+    if TYPE_CHECKING:  # provided by the application this is mixed into
+        repository: Any
+
+        def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
+
+        def _load(self, uuid: UUID) -> Schema: ...
+
+        def _reclaim(self) -> None: ...
+
+    def create_connector(self, access: Access, document: Any) -> ConnectorState:
+        """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant."""
+        actor = access.actor
+        connector = Connector.create(actor, ULID().to_uuid(), document)
+        name = connector.state.name or ""
+        entry = claim_name(self._name_entry(actor.tenant, name), actor.tenant, name,
+                           connector.id)
+        try:
+            self._save(connector, entry)
+        except ConcurrentWriteError:
+            raise ConnectorNameTakenError(self._holder(actor.tenant, name)) from None
+        return connector.state
+
+    def update_connector(
+        self, access: Access, uuid: UUID, document: Any, if_match: Collection[int] | None,
+        *, patch: bool,
+    ) -> tuple[ConnectorState, bool]:
+        """PUT (full replacement) or PATCH (merge patch); the name index follows a rename."""
+        connector = self._changeable(access, uuid)
+        _check_version(connector.state, if_match)
+        before = connector.state.name or ""
+        changed = (connector.patch(access.actor, document) if patch
+                   else connector.replace(access.actor, document))
+        if changed:
+            self._save(connector, *self._rename(access.actor.tenant, connector, before))
+        return connector.state, changed
+
+    def rotate_connector_credentials(
+        self, access: Access, uuid: UUID, credentials: Any
+    ) -> ConnectorState:
+        """Replace a connector's credentials (``Changed credentials``)."""
+        connector = self._changeable(access, uuid)
+        connector.replace_credentials(access.actor, credentials)
+        self._save(connector)
+        return connector.state
+
+    def delete_connector(self, access: Access, uuid: UUID, *, cascade: bool) -> ConnectorState:
+        """Soft-delete; 409 while it holds live schemas, unless ``cascade`` deletes them too."""
+        connector = self._changeable(access, uuid)
+        schemas = {s: self._load(s) for s in connector.state.schemas}
+        live = [s for s, schema in schemas.items() if schema.state.exists
+                and not schema.state.deleted]
+        for schema_id in connector.delete(access.actor, cascade=cascade, live_schemas=live):
+            schemas[schema_id].delete(access.actor)
+        self._save(connector, *(schemas[s] for s in live if cascade))
+        return connector.state
+
+    def restore_connector(self, access: Access, uuid: UUID) -> ConnectorState:
+        """Bring back a soft-deleted connector (its schemas are restored one by one)."""
+        connector = self._changeable(access, uuid, deleted_ok=True)
+        connector.restore(access.actor)
+        self._save(connector)
+        return connector.state
+
+    def erase_connector(self, access: Access, uuid: UUID) -> ConnectorState:
+        """Erase the connector, its credentials and config, and all its schemas, for good."""
+        connector = self._changeable(access, uuid, deleted_ok=True)
+        name = connector.state.name or ""
+        erased: list[Aggregate] = []
+        for schema_id in connector.erase(access.actor):
+            schema = self._load(schema_id)
+            if schema.state.exists:
+                schema.erase(access.actor)
+                erased.append(schema)
+        entry = self._name_entry(access.actor.tenant, name)
+        released = [entry] if entry is not None and entry.release(connector.id) else []
+        keys = [connector.id, *(s.id for s in erased)]
+        self._save(connector, *erased, *released, **{DESTROY_KEYS: keys})
+        self._reclaim()
+        return connector.state
+
+    def connector(self, access: Access, uuid: UUID) -> Connector:
+        """A connector the caller may see; 404 for unknown, other tenants' and hidden ones."""
+        try:
+            connector = self.repository.get(uuid)
+        except AggregateNotFoundError:
+            raise ConnectorNotFoundError(NOT_FOUND) from None
+        if not isinstance(connector, Connector) or connector.state.tenant != access.actor.tenant:
+            raise ConnectorNotFoundError(NOT_FOUND)
+        state = connector.state
+        visible = state.erased or can_see(state, access.actor.subject, access.groups,
+                                          access.roles)
+        if not visible:
+            raise ConnectorNotFoundError(NOT_FOUND)
+        return connector
+
+    def _changeable(self, access: Access, uuid: UUID, *, deleted_ok: bool = False) -> Connector:
+        connector = self.connector(access, uuid)
+        state = connector.live_state() if deleted_ok else connector.visible_state()
+        if not can_change(state, access.actor.subject, access.groups, access.roles):
+            raise ConnectorForbiddenError(
+                f"only the owner of connector {state.connector_id} or an admin may change it")
+        return connector
+
+    def _rename(self, tenant: str, connector: Connector, before: str) -> list[ConnectorName]:
+        after = connector.state.name or ""
+        if connector_name_uuid(tenant, before) == connector_name_uuid(tenant, after):
+            return []
+        entry = claim_name(self._name_entry(tenant, after), tenant, after, connector.id)
+        old = self._name_entry(tenant, before)
+        return [entry, *([old] if old is not None and old.release(connector.id) else [])]
+
+    def _name_entry(self, tenant: str, name: str) -> ConnectorName | None:
+        try:
+            return cast(ConnectorName, self.repository.get(connector_name_uuid(tenant, name)))
+        except AggregateNotFoundError:
+            return None
+
+    def _holder(self, tenant: str, name: str) -> str:
+        entry = self._name_entry(tenant, name)
+        holder = entry.holder if entry is not None else None
+        return encode_connector_id(holder) if holder is not None else ""
+
+
+def _check_version(state: ConnectorState, if_match: Collection[int] | None) -> None:
+    if if_match is not None and state.revision not in if_match:
+        raise StaleVersionError(state.revision)
