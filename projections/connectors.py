@@ -177,7 +177,7 @@ class ConnectorProjection:
 
 
 def parse_tag(tag: str) -> tuple[str, str | None]:
-    """A tag filter: ``key`` (any value) or ``key=value`` (split at the first ``=``)."""
+    """A tag filter: ``key`` (any value) or ``key=value`` (tag keys never hold ``=``)."""
     key, sep, value = tag.partition("=")
     return key, value if sep else None
 

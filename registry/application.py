@@ -37,6 +37,7 @@ from domain.model import parse_content, validate_token_request
 from domain.schema import Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
+from projections.connectors import ConnectorProjection
 from projections.db import Cursor, Database, Dialect
 from projections.runner import Projector
 from projections.schemas import TABLES, SchemaProjection, SchemaQueries
@@ -100,7 +101,7 @@ class SchemaRegistry(Application[UUID]):
             self.db,
             self.recorder,
             self.mapper,
-            [SchemaProjection(), TokenProjection(), AuditProjection()],
+            [SchemaProjection(), ConnectorProjection(), TokenProjection(), AuditProjection()],
             name="read_models",
         )
         self.projector.create_tables()

@@ -26,6 +26,7 @@ from projections.connectors import (
 )
 from projections.db import Database
 from projections.runner import Projector
+from registry.service import Registry
 
 ALICE = Actor("alice-sub", "acme", "alice@example.com")
 BOB = Actor("bob-sub", "acme")
@@ -302,3 +303,21 @@ def test_a_rebuild_gives_the_live_tables(tmp_path: Path) -> None:
     assert {table: rows(db, table) for table in TABLES} == live
     db.close()
     app.close()
+
+
+def test_the_registry_builds_the_tables_and_filters_tags_on_each_backend(
+    registry: Registry,
+) -> None:
+    assert "connectors:1" in registry.projector.layout
+    tagged = Connector.create(ALICE, uuid.uuid4(), seed_s3(tags={"team": "data", "area:eu": "x"}))
+    plain = Connector.create(ALICE, uuid.uuid4(), seed_s3(name="Plain", enabled=False))
+    project(registry.db, tagged, plain)
+    queries = ConnectorQueries(registry.db)
+
+    def ids(**filters: Any) -> set[uuid.UUID]:
+        return {state.id for state in queries.page("acme", limit=10, **filters)}
+
+    assert ids(tag="team") == ids(tag="team=data") == ids(tag="area:eu=x") == {tagged.id}
+    assert ids(tag="team=ops") == set()
+    assert ids(enabled=False) == {plain.id}
+    assert queries.get("acme", tagged.id) == tagged.state
