@@ -1,1 +1,1 @@
-"""Read models fed by domain events: current schema state and change history."""
+"""Read models fed by domain events: current schema and connector state, and change history."""

@@ -11,7 +11,6 @@ a schema looks on the wire.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -19,34 +18,28 @@ from domain.common import iso_timestamp, parse_timestamp
 from domain.model import SchemaContent
 from domain.schema import Schema, SchemaRedacted, SchemaState
 from projections.db import Cursor, Database, Row
-from projections.history import ERASED, describe_changes
+from projections.history import describe_changes
+from projections.revisions import (
+    Head,
+    Revision,
+    RevisionTable,
+    read_head,
+    read_tenant,
+    status_of,
+)
 
 TABLES = ("registry_schema_versions", "registry_schemas")
 
 
-@dataclass(frozen=True)
-class SchemaHead:
-    """What a read needs before it decides: the current version and status of a schema."""
+SchemaHead = Head
+"""Version and status of a schema (the shared head of a read model)."""
 
-    version: int
-    status: str
-    erased_through: int
+VERSIONS = RevisionTable("registry_schema_versions", "document")
 
-
-@dataclass(frozen=True)
-class Revision:
-    """One recorded revision: when, by whom, what changed (and how many versions an erase took)."""
-
-    version: int
-    changed_at: str
-    changed_by: str
-    changes: list[str]
-    erased_versions: int | None
-
-
-def status_of(state: SchemaState) -> str:
-    """``erased``, ``deleted`` or ``active``."""
-    return "erased" if state.erased else "deleted" if state.deleted else "active"
+__all__ = [
+    "TABLES", "Revision", "SchemaHead", "SchemaProjection", "SchemaQueries", "dump_state",
+    "load_state", "state_from_row", "status_of",
+]
 
 
 def dump_state(state: SchemaState) -> str:
@@ -130,12 +123,7 @@ class SchemaProjection:
             "CREATE INDEX IF NOT EXISTS registry_schemas_by_tenant"
             " ON registry_schemas (tenant, schema_id)"
         )
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS registry_schema_versions ("
-            " uuid TEXT NOT NULL, version INTEGER NOT NULL, tenant TEXT NOT NULL,"
-            " changed_at TEXT NOT NULL, changed_by TEXT NOT NULL, changes TEXT NOT NULL,"
-            " erased_versions INTEGER, document TEXT, PRIMARY KEY (uuid, version))"
-        )
+        VERSIONS.create(cur)
 
     def apply(self, cur: Cursor, event: object) -> None:
         """Project one event (redacted ones carry nothing and change nothing)."""
@@ -173,58 +161,15 @@ class SchemaProjection:
         )
 
     def _save_version(self, cur: Cursor, event: Schema.Event, state: SchemaState) -> None:
-        previous = cur.one(
-            "SELECT document FROM registry_schema_versions WHERE uuid = %s AND version = %s",
-            (str(event.originator_id), event.revision - 1),
-        )
+        previous = VERSIONS.stored(cur, event.originator_id, event.revision - 1)
         before = None
-        if previous and previous["document"]:
-            before = load_state(state.id, state.tenant, 0, previous["document"])
+        if previous and previous["state"]:
+            before = load_state(state.id, state.tenant, 0, previous["state"])
         changes = describe_changes(_history_view(before), _history_view(state) or {})
-        self._upsert_version(cur, event, changes, None, dump_state(state))
+        VERSIONS.upsert(cur, event, changes, None, dump_state(state))
 
     def _erase(self, cur: Cursor, event: Schema.Erased) -> None:
-        cur.execute(
-            "DELETE FROM registry_schema_versions WHERE uuid = %s AND erased_versions IS NULL",
-            (str(event.originator_id),),
-        )
-        self._upsert_version(cur, event, [ERASED], event.erased_versions, None)
-
-    def _upsert_version(
-        self,
-        cur: Cursor,
-        event: Schema.Event,
-        changes: list[str],
-        erased_versions: int | None,
-        document: str | None,
-    ) -> None:
-        cur.execute(
-            "INSERT INTO registry_schema_versions (uuid, version, tenant, changed_at, changed_by,"
-            " changes, erased_versions, document) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT (uuid, version) DO UPDATE SET changed_at = excluded.changed_at,"
-            " changed_by = excluded.changed_by, changes = excluded.changes,"
-            " erased_versions = excluded.erased_versions, document = excluded.document",
-            (
-                str(event.originator_id),
-                event.revision,
-                event.tenant,
-                iso_timestamp(event.timestamp),
-                event.actor_email or event.actor_subject,
-                json.dumps(changes),
-                erased_versions,
-                document,
-            ),
-        )
-
-
-def _revision(row: Row) -> Revision:
-    return Revision(
-        version=row["version"],
-        changed_at=row["changed_at"],
-        changed_by=row["changed_by"],
-        changes=json.loads(row["changes"]),
-        erased_versions=row["erased_versions"],
-    )
+        VERSIONS.erase(cur, event, event.erased_versions)
 
 
 class SchemaQueries:
@@ -235,12 +180,7 @@ class SchemaQueries:
 
     def head(self, tenant: str, uuid: UUID) -> SchemaHead | None:
         """Version and status of a schema: one indexed lookup, no document."""
-        row = self.db.one(
-            "SELECT version, status, erased_through FROM registry_schemas"
-            " WHERE uuid = %s AND tenant = %s",
-            (str(uuid), tenant),
-        )
-        return None if row is None else SchemaHead(**row)
+        return read_head(self.db, "registry_schemas", tenant, uuid)
 
     def get(self, tenant: str, uuid: UUID) -> SchemaState | None:
         """The current state of a schema, or ``None``."""
@@ -253,9 +193,7 @@ class SchemaQueries:
 
     def tenant_of(self, uuid: UUID) -> str | None:
         """The tenant a schema belongs to, whoever asks; ``None`` when unknown."""
-        with self.db.read() as cur:
-            row = cur.one("SELECT tenant FROM registry_schemas WHERE uuid = %s", (str(uuid),))
-        return None if row is None else str(row["tenant"])
+        return read_tenant(self.db, "registry_schemas", uuid)
 
     def page(
         self,
@@ -286,23 +224,9 @@ class SchemaQueries:
 
     def history(self, tenant: str, uuid: UUID) -> list[Revision]:
         """Every recorded revision, newest first."""
-        with self.db.read() as cur:
-            rows = cur.all(
-                "SELECT version, changed_at, changed_by, changes, erased_versions"
-                " FROM registry_schema_versions WHERE uuid = %s AND tenant = %s"
-                " ORDER BY version DESC",
-                (str(uuid), tenant),
-            )
-        return [_revision(row) for row in rows]
+        return VERSIONS.history(self.db, tenant, uuid)
 
     def version(self, tenant: str, uuid: UUID, version: int) -> SchemaState | None:
         """The schema as it was at ``version``, or ``None`` when there is none."""
-        with self.db.read() as cur:
-            row = cur.one(
-                "SELECT document FROM registry_schema_versions"
-                " WHERE uuid = %s AND tenant = %s AND version = %s",
-                (str(uuid), tenant, version),
-            )
-        if row is None or row["document"] is None:
-            return None
-        return load_state(uuid, tenant, 0, row["document"])
+        document = VERSIONS.state_at(self.db, tenant, uuid, version)
+        return None if document is None else load_state(uuid, tenant, 0, document)

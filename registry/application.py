@@ -37,6 +37,8 @@ from domain.model import parse_content, validate_token_request
 from domain.schema import Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
+from projections.connectors import TABLES as CONNECTOR_TABLES
+from projections.connectors import ConnectorProjection
 from projections.db import Cursor, Database, Dialect
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
@@ -80,7 +82,7 @@ PENDING_AUDIT: ContextVar[AuditDraft | None] = ContextVar("pending_audit", defau
 ERASE_SECONDS = 10.0
 """How long an erase keeps retrying while concurrent writes win: an admin is not starved."""
 TORN_READ_ATTEMPTS = 3
-ERASABLE_TABLES = (*SCHEMA_TABLES,)
+ERASABLE_TABLES = (*SCHEMA_TABLES, *CONNECTOR_TABLES)
 """Read-model tables an erase deletes content from: vacuumed after each erase."""
 Listener = Callable[[Sequence[object]], None]
 
@@ -104,7 +106,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
             self.db,
             self.recorder,
             self.mapper,
-            [SchemaProjection(), TokenProjection(), AuditProjection()],
+            [SchemaProjection(), ConnectorProjection(), TokenProjection(), AuditProjection()],
             name="read_models",
         )
         self.projector.create_tables()

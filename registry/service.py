@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from projections.audit import AuditQueries
+from projections.connectors import ConnectorQueries
 from projections.runner import Follower, Progress
 from projections.schemas import SchemaQueries
 from projections.tokens import TokenQueries
@@ -30,6 +31,7 @@ class Registry:
         self.db = self.app.db
         self.projector = self.app.projector
         self.queries = SchemaQueries(self.db)
+        self.connectors = ConnectorQueries(self.db)
         self.tokens = TokenQueries(self.db)
         self.audit = AuditQueries(self.db)
         self.watchers: list[Watcher] = []
