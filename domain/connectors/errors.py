@@ -53,3 +53,11 @@ class ConnectorHasSchemasError(RegistryError):
             "the connector still holds schemas; delete them first or ask for a cascade: "
             + ", ".join(schema_ids)
         )
+
+
+CONNECTOR_TYPE_NOT_FOUND = "unknown connector type; the catalogue lists the known ones"
+"""The one message of every unknown type: details never echo what the caller sent."""
+
+
+class ConnectorTypeNotFoundError(RegistryError):
+    """The catalogue has no connector type of that name."""
