@@ -10,6 +10,7 @@ from litestar.di import Provide
 
 from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
+from api.catalogue import ConnectorTypeController
 from api.generate import GenerateController, ModelController, health
 from api.observability import RequestIds, ready
 from api.openapi import openapi_config
@@ -49,6 +50,7 @@ def create_app(
         route_handlers=[
             Router(UNIVERSAL, route_handlers=[SchemaController, GenerateController,
                                               ModelController]),
+            ConnectorTypeController,
             TokenController,
             AuditController,
             health,

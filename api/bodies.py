@@ -76,11 +76,15 @@ def if_match_versions(header: str | None) -> frozenset[int] | None:
     return frozenset(versions)
 
 
-def none_match(header: str | None, version: int) -> bool:
-    """True when an ``If-None-Match`` header names the current version (or ``*``)."""
+def none_match(header: str | None, current: int | str) -> bool:
+    """True when an ``If-None-Match`` header names the current tag (or ``*``).
+
+    ``current`` is the tag's opaque part: a schema version, or a content hash. The comparison
+    is weak (RFC 9110), so ``W/"x"`` matches ``"x"``.
+    """
     if header is None:
         return False
-    return header.strip() == "*" or str(version) in _tags(header)
+    return header.strip() == "*" or str(current) in _tags(header)
 
 
 def is_number(text: str, *, digits: int) -> bool:

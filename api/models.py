@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from domain.common import iso_timestamp
+from domain.connectors.definition import ConnectorType, Mode
 from domain.schema import SchemaState
 from domain.tokens import TokenState
 from projections.schemas import Revision
@@ -172,6 +173,28 @@ class AuditPage(Base):
     next_cursor: str | None
 
 
+class ConnectorTypeOut(Base):
+    """One type of the connector catalogue, with the JSON Schema 2020-12 documents a
+    connector's ``config`` and ``credentials`` are validated with (sent as they are)."""
+
+    type: str
+    name: str
+    description: str
+    mode: Mode
+    protocol: str
+    auth_types: list[str]
+    oauth: bool
+    oauth_scopes: list[str]
+    config_schema: dict[str, Any]
+    credentials_schema: dict[str, Any]
+
+
+class ConnectorTypeList(Base):
+    """The whole connector catalogue, in catalogue order."""
+
+    connector_types: list[ConnectorTypeOut]
+
+
 def schema_out(state: SchemaState) -> SchemaOut:
     """A schema (current or past) as clients see it."""
     content = state.content
@@ -247,4 +270,20 @@ def audit_entry(row: dict[str, Any]) -> AuditEntry:
         schema_id=row["schema_id"],
         status=row["status"],
         outcome=row["outcome"],
+    )
+
+
+def connector_type_out(entry: ConnectorType) -> ConnectorTypeOut:
+    """A catalogue entry as clients see it."""
+    return ConnectorTypeOut(
+        type=entry.type,
+        name=entry.name,
+        description=entry.description,
+        mode=entry.mode,
+        protocol=entry.protocol,
+        auth_types=list(entry.auth_types),
+        oauth=entry.oauth,
+        oauth_scopes=list(entry.oauth_scopes),
+        config_schema=entry.config_schema,
+        credentials_schema=entry.credentials_schema,
     )

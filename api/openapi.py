@@ -18,7 +18,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
+    OpenAPIHeader,
     OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
     Operation,
     RequestBody,
     Schema,
@@ -29,6 +32,9 @@ from api.models import SchemaOut
 from api.params import INTERNAL
 from api.problems import PROBLEM_JSON
 from domain.model import TOKEN_REQUEST, model_documents
+
+CATALOGUE_CACHE = "private, max-age=300"
+"""``Cache-Control`` of the connector catalogue: fixed per deployment, so worth keeping."""
 
 SECURITY_SCHEMES = {
     "bearerAuth": SecurityScheme(
@@ -157,17 +163,50 @@ def schema_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
     return specs
 
 
+def encoded_responses(container: type[Any], description: str) -> dict[int, ResponseSpec]:
+    """The 200 (and 304) of a handler that answers a pre-encoded ``container`` body."""
+    return {
+        200: ResponseSpec(data_container=container, description=description,
+                          generate_examples=False),
+        304: ResponseSpec(data_container=None, description="Not modified: If-None-Match names"
+                          " the current entity tag"),
+    }
+
+
+_ETAG = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, pattern='^"[0-9a-f]{32}"$'),
+                      description="Strong entity tag: a hash of the body", required=True)
+_PRIVATE_CACHE = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, const=CATALOGUE_CACHE),
+                               description="Clients may keep the body five minutes",
+                               required=True)
+
+
+@dataclass
+class CachedOperation(Operation):
+    """An operation whose 200 and 304 carry ``ETag`` and ``Cache-Control``.
+
+    A response spec replaces the generated success response, headers included, so the headers
+    are added to the finished responses here.
+    """
+
+    def __post_init__(self) -> None:
+        for status in ("200", "304"):
+            response = (self.responses or {}).get(status)
+            if isinstance(response, OpenAPIResponse):
+                response.headers = {"ETag": _ETAG, "Cache-Control": _PRIVATE_CACHE}
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Response specs for the given error statuses."""
     specs: dict[int, ResponseSpec] = {}
     for status in statuses:
-        specs[status] = ResponseSpec(
-            data_container=ProblemDocument,
-            description=_DESCRIPTIONS.get(status, "Error"),
-            media_type=PROBLEM_JSON,
-            generate_examples=False,
-        )
+        specs |= problem(status, _DESCRIPTIONS.get(status, "Error"))
     return specs
+
+
+def problem(status: int, description: str) -> dict[int, ResponseSpec]:
+    """The response spec of one error status, described for the route that answers it."""
+    return {status: ResponseSpec(data_container=ProblemDocument, description=description,
+                                 media_type=PROBLEM_JSON, generate_examples=False)}
 
 
 

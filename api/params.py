@@ -13,6 +13,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api import access
 from api.problems import PARAMETER_ALIASES
+from domain.connectors.catalogue import list_types
 from domain.model import SLUG
 
 INTERNAL = "/internal/v1"
@@ -122,4 +123,18 @@ TokenId = Annotated[
     str,
     PathParameter(description="API token id (a UUID); any other value is an unknown token (404)",
                   schema_extra={"pattern": UUID}),
+]
+ConnectorTypeName = Annotated[
+    str,
+    PathParameter(description="A connector type of the catalogue; any other value answers 404",
+                  schema_extra={"enum": [entry.type for entry in list_types()]}),
+]
+IfNoneMatchHash = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match",
+        description='`*` or a list of entity tags `"<32 hex>"` (a `W/` prefix is accepted): 304'
+                    " when one is the current tag. Any value is accepted: one that names no"
+                    " current tag (or is not a list of tags) never matches, and the body is sent.",
+    ),
 ]

@@ -17,6 +17,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from domain.connectors.errors import ConnectorTypeNotFoundError
 from domain.errors import (
     ConcurrentWriteError,
     RegistryError,
@@ -53,6 +54,7 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     StaleVersionError: (412, "stale-version", "Precondition failed: stale version"),
     AuthenticationError: (401, "unauthenticated", "Authentication required"),
     TokenNotFoundError: (404, "api-token-not-found", "API token not found"),
+    ConnectorTypeNotFoundError: (404, "connector-type-not-found", "Connector type not found"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }

@@ -57,3 +57,11 @@ class ConnectorHasSchemasError(RegistryError):
 
 class ConnectorForbiddenError(RegistryError):
     """The caller may see the connector but not change it: only its owner or an admin may."""
+
+
+CONNECTOR_TYPE_NOT_FOUND = "unknown connector type; the catalogue lists the known ones"
+"""The one message of every unknown type: details never echo what the caller sent."""
+
+
+class ConnectorTypeNotFoundError(RegistryError):
+    """The catalogue has no connector type of that name."""

@@ -60,7 +60,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 16
+    assert len(documented) == 18
     assert documented == route_rules(client.app)
 
 
@@ -76,7 +76,7 @@ def _request_for(key: str, registry: Registry) -> tuple[str, str, dict[str, Any]
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
     path = template.format(
         id=token_id if "api-tokens" in template else schema_id,
-        cid=connector, connector="connector-uuid", version="1",
+        cid=connector, connector="connector-uuid", version="1", type="s3",
     )
     body: dict[str, Any] = {}
     if method == "POST" and template.endswith("/schemas"):
