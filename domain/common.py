@@ -6,8 +6,12 @@ schema aggregate just to say who changed it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.domain import Aggregate, AggregateEvent
 
 REDACTED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 """The timestamp of an event read back after its data key was destroyed."""
@@ -38,3 +42,44 @@ def iso_timestamp(moment: datetime | None) -> str | None:
 def parse_timestamp(text: str | None) -> datetime | None:
     """The inverse of :func:`iso_timestamp`."""
     return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+
+
+class RevisionEvent(Aggregate.Event):
+    """Base of the events of aggregates whose every accepted command is one *revision*
+    (schemas, connectors): which revision, which tenant, which actor.
+
+    Each event ``evolve``s a frozen state that the aggregate and the read models share; the
+    state has ``tenant``, ``revision``, ``updated_at`` and ``updated_by``.
+    """
+
+    revision: int
+    tenant: str
+    actor_subject: str
+    actor_email: str | None
+    app_id: str | None
+
+    shredded: ClassVar[bool] = True
+    """Encrypted with the aggregate's own data key, destroyed by an erase."""
+    redacted_class: ClassVar[type[AggregateEvent]]
+    """What an event of this aggregate reads back as once its key is destroyed."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.state = self.evolve(aggregate.state)
+
+    def evolve(self, state: Any) -> Any:
+        """The state after this event."""
+        return self.stamp(self.change(state))
+
+    def change(self, state: Any) -> Any:
+        """What this event changes; the base changes nothing."""
+        return state
+
+    def stamp(self, state: Any) -> Any:
+        """Record the revision, when and by whom."""
+        return dataclasses.replace(
+            state,
+            tenant=self.tenant,
+            revision=self.revision,
+            updated_at=self.timestamp,
+            updated_by=self.actor_email or self.actor_subject,
+        )

@@ -20,35 +20,47 @@ def schema_uuid(tenant: str, connector_id: str, key: str) -> uuid.UUID:
     return uuid.uuid5(SCHEMA_NAMESPACE, f"{tenant}/{connector_id}/{key}")
 
 
-def encode_schema_id(value: uuid.UUID) -> str:
-    """``sch_`` + the 26-character Crockford base32 form of the UUID's 128 bits."""
+def encode_prefixed(prefix: str, value: uuid.UUID) -> str:
+    """``prefix`` + the 26-character Crockford base32 form of the UUID's 128 bits."""
     number = value.int
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[number & 31])
         number >>= 5
-    return SCHEMA_ID_PREFIX + "".join(reversed(chars))
+    return prefix + "".join(reversed(chars))
 
 
-@lru_cache(maxsize=4096)  # collectors resolve the same ids over and over
-def decode_schema_id(text: str) -> uuid.UUID | None:
-    """Parse either a ``sch_`` id or a UUID string; ``None`` when it is neither."""
-    if text.startswith(SCHEMA_ID_PREFIX):
-        body = text[len(SCHEMA_ID_PREFIX) :]
-        if len(body) != 26:
-            return None
-        number = 0
-        for char in body:
-            digit = _DECODE.get(char)
-            if digit is None:
-                return None
-            number = (number << 5) | digit
-        if number >= 1 << 128:
-            return None
-        return uuid.UUID(int=number)
+def decode_prefixed(prefix: str, text: str) -> uuid.UUID | None:
+    """Parse either ``prefix`` + Crockford base32 or a UUID string; ``None`` when neither."""
+    if text.startswith(prefix):
+        return _decode_base32(text[len(prefix) :])
     if len(text) not in (32, 36):
         return None
     try:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+def _decode_base32(body: str) -> uuid.UUID | None:
+    if len(body) != 26:
+        return None
+    number = 0
+    for char in body:
+        digit = _DECODE.get(char)
+        if digit is None:
+            return None
+        number = (number << 5) | digit
+    # 26 characters hold 130 bits; a first character above 7 cannot be a 128-bit value.
+    return None if number >= 1 << 128 else uuid.UUID(int=number)
+
+
+def encode_schema_id(value: uuid.UUID) -> str:
+    """``sch_`` + the 26-character Crockford base32 form of the UUID's 128 bits."""
+    return encode_prefixed(SCHEMA_ID_PREFIX, value)
+
+
+@lru_cache(maxsize=4096)  # collectors resolve the same ids over and over
+def decode_schema_id(text: str) -> uuid.UUID | None:
+    """Parse either a ``sch_`` id or a UUID string; ``None`` when it is neither."""
+    return decode_prefixed(SCHEMA_ID_PREFIX, text)

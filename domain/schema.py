@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, AggregateEvent
 
-from domain.common import Actor
+from domain.common import Actor, RevisionEvent
 from domain.errors import (
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -64,40 +64,13 @@ class Schema(Aggregate):
     def __init__(self) -> None:
         self.state = SchemaState(id=self.id)
 
-    class Event(Aggregate.Event):
-        """Base of every schema event: which revision, which tenant, which actor."""
-
-        revision: int
-        tenant: str
-        actor_subject: str
-        actor_email: str | None
-        app_id: str | None
-
-        shredded: ClassVar[bool] = True
-        """Encrypted with the schema's own data key, destroyed by an erase."""
-        redacted_class: ClassVar[type[AggregateEvent]]
-        """What an event of this aggregate reads back as once its key is destroyed."""
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.state = self.evolve(aggregate.state)
+    class Event(RevisionEvent):
+        """Base of every schema event (see :class:`RevisionEvent`)."""
 
         def evolve(self, state: SchemaState) -> SchemaState:
             """The state after this event."""
-            return self.stamp(self.change(state))
-
-        def change(self, state: SchemaState) -> SchemaState:
-            """What this event changes; the base changes nothing."""
-            return state
-
-        def stamp(self, state: SchemaState) -> SchemaState:
-            """Record the revision, when and by whom."""
-            return dataclasses.replace(
-                state,
-                tenant=self.tenant,
-                revision=self.revision,
-                updated_at=self.timestamp,
-                updated_by=self.actor_email or self.actor_subject,
-            )
+            new: SchemaState = super().evolve(state)
+            return new
 
     class Created(Event, Aggregate.Created):
         """The schema was created."""
@@ -224,7 +197,7 @@ class Schema(Aggregate):
             return SchemaState(id=state.id, tenant=self.tenant, erased=True)
 
         def stamp(self, state: SchemaState) -> SchemaState:
-            stamped = super().stamp(state)
+            stamped: SchemaState = super().stamp(state)
             return dataclasses.replace(stamped, erased_through=self.revision)
 
     # Commands -------------------------------------------------------------------------------

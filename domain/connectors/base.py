@@ -7,12 +7,10 @@ destroys the key leaves nothing readable, config and credential values included.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-from eventsourcing.domain import Aggregate, AggregateEvent
-
+from domain.common import RevisionEvent
 from domain.connectors.state import ConnectorState
 
 
@@ -21,37 +19,13 @@ def render(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-class ConnectorEvent(Aggregate.Event):
-    """Base of every connector event: which revision, which tenant, which actor."""
-
-    revision: int
-    tenant: str
-    actor_subject: str
-    actor_email: str | None
-    app_id: str | None
-
-    shredded: ClassVar[bool] = True
-    """Encrypted with the connector's own data key, destroyed by an erase."""
-    redacted_class: ClassVar[type[AggregateEvent]]
-    """What an event of this aggregate reads back as once its key is destroyed."""
-
-    def apply(self, aggregate: Any) -> None:
-        aggregate.state = self.evolve(aggregate.state)
+class ConnectorEvent(RevisionEvent):
+    """Base of every connector event (see :class:`domain.common.RevisionEvent`)."""
 
     def evolve(self, state: ConnectorState) -> ConnectorState:
         """The state after this event."""
-        return self.stamp(self.change(state))
-
-    def change(self, state: ConnectorState) -> ConnectorState:
-        """What this event changes; the base changes nothing."""
-        return state
-
-    def stamp(self, state: ConnectorState) -> ConnectorState:
-        """Record the revision, when and by whom."""
-        return dataclasses.replace(
-            state, tenant=self.tenant, revision=self.revision, updated_at=self.timestamp,
-            updated_by=self.actor_email or self.actor_subject,
-        )
+        new: ConnectorState = super().evolve(state)
+        return new
 
     def text(self) -> str:
         """The change text history shows for this event."""

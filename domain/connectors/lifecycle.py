@@ -72,7 +72,8 @@ class Erased(ConnectorEvent):
         return ConnectorState(id=state.id, tenant=self.tenant, erased=True)
 
     def stamp(self, state: ConnectorState) -> ConnectorState:
-        return dataclasses.replace(super().stamp(state), erased_through=self.revision)
+        stamped: ConnectorState = super().stamp(state)
+        return dataclasses.replace(stamped, erased_through=self.revision)
 
     def text(self) -> str:
         return "Erased"
