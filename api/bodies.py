@@ -148,3 +148,12 @@ def decode_connector_cursor(value: str | None) -> str | None:
     if not parts[0].startswith("cnn_") or decode_connector_id(parts[0]) is None:
         raise invalid_parameters([Violation("/query/cursor", "not a cursor of this API")])
     return parts[0]
+
+
+def flag_param(value: str | None, name: str) -> bool | None:
+    """An optional ``true``/``false`` query parameter; 422 for any other value."""
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise invalid_parameters([Violation(f"/query/{name}", "must be true or false")])
+    return value == "true"

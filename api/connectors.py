@@ -17,6 +17,7 @@ from api.bodies import (
     connector_uuid_param,
     decode_connector_cursor,
     etag,
+    flag_param,
     if_match_versions,
     is_number,
     none_match,
@@ -143,7 +144,8 @@ class ConnectorController(Controller):
         connector_cursor: ConnectorCursor = None,
     ) -> ConnectorList:
         """The connectors of the caller's tenant it may see, in id order, filtered and paged."""
-        filters = {"type": type_filter, "provider": provider, "enabled": enabled, "tag": tag,
+        filters = {"type": type_filter, "provider": provider,
+                   "enabled": flag_param(enabled, "enabled"), "tag": tag,
                    "scope": scope_filter, "include_deleted": include_deleted}
         states = await read(caller.registry, visible_page, caller.registry.connectors, caller,
                             filters, decode_connector_cursor(connector_cursor), limit)

@@ -162,7 +162,9 @@ TypeFilter = Annotated[
 ]
 ProviderFilter = Annotated[str | None, QueryParameter(description="Only this provider")]
 EnabledFilter = Annotated[
-    bool | None, QueryParameter(description="Only enabled (true) or disabled (false) connectors")
+    str | None,
+    QueryParameter(description="`true`: only enabled connectors; `false`: only disabled ones;"
+                   " any other value answers 422", schema_extra={"enum": ["true", "false"]}),
 ]
 TagFilter = Annotated[
     str | None,
