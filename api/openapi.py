@@ -157,9 +157,11 @@ SchemaBodyOperation = json_body_operation(
     + _SCHEMA_RULES + " connectorId and key may be omitted; if sent, they must equal the stored"
     " values, which cannot change.",
 )
-_EDGE = "\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_EDGE = ("\\u0000-\\u0020\\u007f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+         "\\u205f\\u3000")
 NAME_PATTERN = f"^[^{_EDGE}]([^\\u0000-\\u001f\\u007f]*[^{_EDGE}])?$"
-"""A connector name as the document states it: no control character, no space at either end."""
+"""A connector name as the document states it: no control character, and no character Python's
+``str.strip`` removes at either end (the rule ``validate_connector`` checks)."""
 
 
 def connector_request_document() -> dict[str, Any]:
