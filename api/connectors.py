@@ -252,7 +252,7 @@ class ConnectorController(Controller):
                              patch=False)
         return _respond(state)
 
-    @delete("/{id:str}", responses=problems(401, 403, 404, 409, 410),
+    @delete("/{id:str}", responses=problems(401, 403, 404, 409, 410, 422),
             summary="Delete a connector", opt=allow(EDITORS))
     async def delete_connector(
         self, caller: CallerParam, id: ConnectorPathId, cascade: Cascade = False
