@@ -219,6 +219,9 @@ def _claimed_tenant(scope: Scope) -> str:
 
 
 def _schema_id(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
+    template = str(scope.get("path_template") or scope.get("path", ""))
+    if "/schemas" not in template:  # another kind of id (a connector's, a token's)
+        return None
     candidate = str(scope.get("path_params", {}).get("id", ""))
     for name, value in headers:
         if name.lower() == b"location":

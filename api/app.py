@@ -11,6 +11,7 @@ from litestar.di import Provide
 from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
 from api.catalogue import ConnectorTypeController
+from api.connectors import ConnectorController
 from api.generate import GenerateController, ModelController, health
 from api.observability import RequestIds, ready
 from api.openapi import openapi_config
@@ -51,6 +52,7 @@ def create_app(
             Router(UNIVERSAL, route_handlers=[SchemaController, GenerateController,
                                               ModelController]),
             ConnectorTypeController,
+            ConnectorController,
             TokenController,
             AuditController,
             health,

@@ -12,6 +12,8 @@ import msgspec
 from litestar import Request
 
 from api.problems import bad_request, invalid_parameters, unsupported_media_type
+from domain.connectors.errors import CONNECTOR_NOT_FOUND, ConnectorNotFoundError
+from domain.connectors.ids import decode_connector_id
 from domain.errors import NOT_FOUND, SchemaNotFoundError, Violation
 from domain.ids import decode_schema_id
 
@@ -43,6 +45,14 @@ def schema_uuid_param(text: str) -> UUID:
     value = decode_schema_id(text)
     if value is None:
         raise SchemaNotFoundError(NOT_FOUND)
+    return value
+
+
+def connector_uuid_param(text: str) -> UUID:
+    """A connector id path parameter in either form (``cnn_…`` or UUID); 404 when neither."""
+    value = decode_connector_id(text)
+    if value is None:
+        raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
     return value
 
 
@@ -128,3 +138,22 @@ def decode_cursor(value: str | None) -> str | None:
     if decode_schema_id(parts[0]) is None:
         raise invalid_parameters([Violation("/query/cursor", "not a cursor of this API")])
     return parts[0]
+
+
+def decode_connector_cursor(value: str | None) -> str | None:
+    """The connector id a connector-list cursor points after."""
+    parts = unpack_cursor(value, "connectors", 1)
+    if parts is None:
+        return None
+    if not parts[0].startswith("cnn_") or decode_connector_id(parts[0]) is None:
+        raise invalid_parameters([Violation("/query/cursor", "not a cursor of this API")])
+    return parts[0]
+
+
+def flag_param(value: str | None, name: str) -> bool | None:
+    """An optional ``true``/``false`` query parameter; 422 for any other value."""
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise invalid_parameters([Violation(f"/query/{name}", "must be true or false")])
+    return value == "true"

@@ -12,6 +12,8 @@ import msgspec
 
 from domain.common import iso_timestamp
 from domain.connectors.definition import ConnectorType, Mode
+from domain.connectors.state import ConnectorState
+from domain.ids import encode_schema_id
 from domain.schema import SchemaState
 from domain.tokens import TokenState
 from projections.schemas import Revision
@@ -193,6 +195,131 @@ class ConnectorTypeList(Base):
     """The whole connector catalogue, in catalogue order."""
 
     connector_types: list[ConnectorTypeOut]
+
+
+class ConnectorOut(Base):
+    """A connector as it is now, or as it was at some version: every field of the model,
+    ``null`` when unset. Never a credential value: only which credential fields are set."""
+
+    id: str
+    uuid: str
+    tenant: str
+    app_id: str | None
+    name: str | None
+    type: str | None
+    collection: str | None
+    provider: str | None
+    scope: str
+    owner_id: str | None
+    group_id: str | None
+    user_id: str | None
+    shared_users: list[str]
+    shared_to_org: bool
+    enabled: bool
+    status: str
+    protocol: str | None
+    base_url: str | None
+    connection_variables: list[dict[str, Any]]
+    config: dict[str, Any]
+    vault_path: str | None
+    auth_type: str | None
+    credential_fields: list[str]
+    credentials_set: bool
+    credential_last_rotated_at: str | None
+    rotation_days: int | None
+    next_rotation_due: str | None
+    oauth_refresh_needed: bool
+    oauth_token_expires_at: str | None
+    sync_status: str
+    last_sync_at: str | None
+    consecutive_errors: int
+    last_error: str | None
+    metrics: dict[str, Any]
+    event_types: list[str]
+    webhook_endpoint_id: str | None
+    tags: dict[str, str]
+    public: bool
+    documentation_url: str | None
+    image_url: str | None
+    source: str
+    source_type: str
+    schema_version: int
+    schemas: list[str]
+    schema_count: int
+    version: int
+    deleted: bool
+    created_at: str | None
+    created_by: str | None
+    updated_at: str | None
+    updated_by: str | None
+    deleted_at: str | None
+    deleted_by: str | None
+
+
+class ConnectorList(Base):
+    """A page of connectors."""
+
+    connectors: list[ConnectorOut]
+    next_cursor: str | None
+
+
+def connector_out(state: ConnectorState) -> ConnectorOut:
+    """A connector (current or past) as clients see it; the state holds no credential value."""
+    return ConnectorOut(
+        id=state.connector_id,
+        uuid=str(state.id),
+        tenant=state.tenant,
+        app_id=state.app_id,
+        name=state.name,
+        type=state.type,
+        collection=state.collection,
+        provider=state.provider,
+        scope=state.scope,
+        owner_id=state.owner_id,
+        group_id=state.group_id,
+        user_id=state.user_id,
+        shared_users=list(state.shared_users),
+        shared_to_org=state.shared_to_org,
+        enabled=state.enabled,
+        status=state.status,
+        protocol=state.protocol,
+        base_url=state.base_url,
+        connection_variables=[dict(v) for v in state.connection_variables],
+        config=dict(state.config),
+        vault_path=state.vault_path,
+        auth_type=state.auth_type,
+        credential_fields=list(state.credential_fields),
+        credentials_set=state.credentials_set,
+        credential_last_rotated_at=iso_timestamp(state.credential_last_rotated_at),
+        rotation_days=state.rotation_days,
+        next_rotation_due=iso_timestamp(state.next_rotation_due),
+        oauth_refresh_needed=state.oauth_refresh_needed,
+        oauth_token_expires_at=iso_timestamp(state.oauth_token_expires_at),
+        sync_status=state.sync_status,
+        last_sync_at=iso_timestamp(state.last_sync_at),
+        consecutive_errors=state.consecutive_errors,
+        last_error=state.last_error,
+        metrics=dict(state.metrics),
+        event_types=list(state.event_types),
+        webhook_endpoint_id=state.webhook_endpoint_id,
+        tags=dict(state.tags),
+        public=state.public,
+        documentation_url=state.documentation_url,
+        image_url=state.image_url,
+        source=state.source,
+        source_type=state.source_type,
+        schema_version=state.schema_version,
+        schemas=[encode_schema_id(s) for s in state.schemas],
+        schema_count=len(state.schemas),
+        version=state.revision,
+        deleted=state.deleted,
+        created_at=iso_timestamp(state.created_at),
+        created_by=state.created_by,
+        updated_at=iso_timestamp(state.updated_at),
+        updated_by=state.updated_by,
+        deleted_at=iso_timestamp(state.deleted_at),
+        deleted_by=state.deleted_by,
+    )
 
 
 def schema_out(state: SchemaState) -> SchemaOut:

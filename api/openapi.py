@@ -28,9 +28,11 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
-from api.models import SchemaOut
+from api.models import ConnectorOut, SchemaOut
 from api.params import INTERNAL
 from api.problems import PROBLEM_JSON
+from domain.connectors.catalogue import list_types
+from domain.connectors.document import READ_ONLY, connector_document_schema
 from domain.model import TOKEN_REQUEST, model_documents
 
 CATALOGUE_CACHE = "private, max-age=300"
@@ -81,6 +83,7 @@ class ProblemDocument(msgspec.Struct, omit_defaults=True):
     errors: list[ProblemViolation] | None = None
     existingId: str | None = None
     currentVersion: int | None = None
+    schemaIds: list[str] | None = None
 
 
 @dataclass
@@ -114,11 +117,13 @@ def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
 
 
 def json_body_operation(
-    document: dict[str, Any], description: str, *, required: tuple[str, ...] = ()
+    document: dict[str, Any], description: str, *, required: tuple[str, ...] = (),
+    media_types: tuple[str, ...] = ("application/json",),
 ) -> type[Operation]:
     """An operation class whose request body is the given JSON Schema document.
 
-    ``required`` names properties this operation requires beyond the document's own.
+    ``required`` names properties this operation requires beyond the document's own;
+    ``media_types`` are the content types the body may be sent as.
     """
     raw = inline_definitions(document, document.get("$defs", {}))
     if required:
@@ -130,7 +135,8 @@ def json_body_operation(
             self.request_body = RequestBody(
                 required=True,
                 description=description,
-                content={"application/json": OpenAPIMediaType(schema=RawSchema(raw=raw))},
+                content={media_type: OpenAPIMediaType(schema=RawSchema(raw=raw))
+                         for media_type in media_types},
             )
 
     return BodyOperation
@@ -151,12 +157,72 @@ SchemaBodyOperation = json_body_operation(
     + _SCHEMA_RULES + " connectorId and key may be omitted; if sent, they must equal the stored"
     " values, which cannot change.",
 )
+_EDGE = ("\\u0000-\\u0020\\u007f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+         "\\u205f\\u3000")
+NAME_PATTERN = f"^[^{_EDGE}]([^\\u0000-\\u001f\\u007f]*[^{_EDGE}])?$"
+"""A connector name as the document states it: no control character, and no character Python's
+``str.strip`` removes at either end (the rule ``validate_connector`` checks)."""
+
+
+def connector_request_document() -> dict[str, Any]:
+    """A connector request body, one strict variant per catalogue type.
+
+    The domain's document schema leaves ``config`` and ``credentials`` open and checks them
+    against the type's catalogue entry afterwards; here each type's variant embeds its own
+    config and credentials schemas, so the document states every rule the server enforces.
+    Keys only the server sets (``id``, ``createdBy``, …) are not part of a request.
+    """
+    base = connector_document_schema()
+    properties = {key: value for key, value in base["properties"].items()
+                  if key not in READ_ONLY}
+    properties["name"] = {**properties["name"], "pattern": NAME_PATTERN}
+    group_rule = {
+        "if": {"properties": {"scope": {"const": "group"}}, "required": ["scope"]},
+        "then": {"properties": {"groupId": {"type": "string"}}, "required": ["groupId"]},
+    }
+    variants = []
+    for entry in list_types():
+        config = inline_definitions(entry.config_schema, entry.config_schema.get("$defs", {}))
+        credentials = inline_definitions(entry.credentials_schema,
+                                         entry.credentials_schema.get("$defs", {}))
+        required = ["name", "type", *(["config"] if config.get("required") else [])]
+        variants.append({
+            "type": "object", "title": f"{entry.name} connector",
+            "properties": {**properties, "type": {"const": entry.type},
+                           "config": config, "credentials": credentials},
+            "required": required, "additionalProperties": False, **group_rule,
+        })
+    return {"title": "Connector", "description": base.get("description", ""),
+            "oneOf": variants}
+
+
+ConnectorBodyOperation = json_body_operation(
+    connector_request_document(),
+    "A connector document: `name` and `type` (a catalogue type), then the type's `config` and"
+    " `credentials` as the catalogue states them (validated strictly; a body that breaks a rule"
+    " answers 422 with a pointer to each violation).",
+)
+ConnectorPatchOperation = json_body_operation(
+    {"type": "object", "description": "RFC 7396 merge patch"},
+    "An RFC 7396 merge patch applied to the connector's current document; the result is"
+    " validated like a PUT body. `credentials`, if sent, replace the stored ones whole.",
+    media_types=("application/merge-patch+json", "application/json"),
+)
 TokenBodyOperation = json_body_operation(TOKEN_REQUEST, "The new token's name and application id")
 
 
 def schema_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
     """The 200 of a handler that answers a schema document as pre-encoded bytes (and 304)."""
     specs = {200: ResponseSpec(data_container=SchemaOut, description="The schema document",
+                               generate_examples=False)}
+    if not_modified:
+        specs[304] = ResponseSpec(data_container=None, description=_DESCRIPTIONS[304])
+    return specs
+
+
+def connector_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
+    """The 200 of a handler that answers a connector document as a ``Response`` (and 304)."""
+    specs = {200: ResponseSpec(data_container=ConnectorOut, description="The connector",
                                generate_examples=False)}
     if not_modified:
         specs[304] = ResponseSpec(data_container=None, description=_DESCRIPTIONS[304])

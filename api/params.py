@@ -6,7 +6,7 @@ sent (``/query/includeDeleted``), which is why each alias is registered with the
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
@@ -29,6 +29,9 @@ PARAMETER_ALIASES.update(
     schema_id="schemaId",
     if_match="If-Match",
     if_none_match="If-None-Match",
+    type_filter="type",
+    connector_cursor="cursor",
+    scope_filter="scope",
 )
 
 Caller = NamedDependency[access.Caller]
@@ -42,14 +45,17 @@ SCHEMA_ID = f"^(sch_[0-7][0-9A-TV-Za-tv-z]{{25}}|{_UUID})$"
 """A schema id as the document states it: ``sch_`` + 26 Crockford base32 characters (any case;
 I and L read as 1, O as 0; at most 128 bits, so the first is 0-7), or the UUID with or without
 the four hyphens. Anything else is an unknown schema: 404, never 422."""
+CONNECTOR_ID = f"^(cnn_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{25}}|{_UUID})$"
+"""A connector id: ``cnn_`` + 26 Crockford base32 characters, or its UUID (as for schemas)."""
 UUID = f"^({_UUID})$"
 VERSION = "^0*[1-9][0-9]*$"
 ETAGS = r'^\s*(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)\s*$'
 """``*`` or a list of our entity tags ``"<version>"`` (RFC 9110)."""
 STRONG_ETAGS = r'^\s*(\*|"[0-9]{1,9}"(\s*,\s*"[0-9]{1,9}")*)\s*$'
 SCHEMA_CURSOR = "schema-list-cursor"
+CONNECTOR_CURSOR = "connector-list-cursor"
 AUDIT_CURSOR = "audit-cursor"
-"""The formats of the two opaque cursors: only a ``nextCursor`` of the same list is one (the
+"""The formats of the opaque cursors: only a ``nextCursor`` of the same list is one (the
 handlers decode it; anything else answers 422 ``/query/cursor``)."""
 
 # The patterns below are stated in the document only (``schema_extra``): the handlers answer a
@@ -137,4 +143,43 @@ IfNoneMatchHash = Annotated[
                     " when one is the current tag. Any value is accepted: one that names no"
                     " current tag (or is not a list of tags) never matches, and the body is sent.",
     ),
+]
+ConnectorPathId = Annotated[
+    str,
+    PathParameter(description="Connector id: `cnn_` + 26 Crockford base32 characters, or its"
+                  " UUID; any other value is an unknown connector (404)",
+                  schema_extra={"pattern": CONNECTOR_ID}),
+]
+ConnectorCursor = Annotated[
+    str | None,
+    QueryParameter(name="cursor", description="The `nextCursor` of the previous page of this"
+                   " list (opaque); any other value answers 422",
+                   schema_extra={"format": CONNECTOR_CURSOR}),
+]
+TypeFilter = Annotated[
+    str | None,
+    QueryParameter(name="type", description="Only connectors of this catalogue type"),
+]
+ProviderFilter = Annotated[str | None, QueryParameter(description="Only this provider")]
+EnabledFilter = Annotated[
+    str | None,
+    QueryParameter(description="`true`: only enabled connectors; `false`: only disabled ones;"
+                   " any other value answers 422", schema_extra={"enum": ["true", "false"]}),
+]
+TagFilter = Annotated[
+    str | None,
+    QueryParameter(description="`key` (the tag is set) or `key=value`"),
+]
+ScopeFilter = Annotated[
+    Literal["org", "user", "group"] | None,
+    QueryParameter(name="scope", description="Only connectors of this scope"),
+]
+Cascade = Annotated[
+    bool,
+    QueryParameter(description="true: also soft-delete the connector's live schemas; false"
+                   " (default): 409 while it holds any"),
+]
+IncludeDeletedConnectors = Annotated[
+    bool,
+    QueryParameter(name="includeDeleted", description="true: also soft-deleted connectors"),
 ]

@@ -17,7 +17,19 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
-from domain.connectors.errors import ConnectorTypeNotFoundError
+from domain.connectors.errors import (
+    ConnectorDeletedError,
+    ConnectorErasedError,
+    ConnectorExistsError,
+    ConnectorForbiddenError,
+    ConnectorHasSchemasError,
+    ConnectorNameTakenError,
+    ConnectorNotDeletedError,
+    ConnectorNotFoundError,
+    ConnectorTypeNotFoundError,
+    ConnectorValidationError,
+    ConnectorVersionNotFoundError,
+)
 from domain.errors import (
     ConcurrentWriteError,
     RegistryError,
@@ -55,6 +67,18 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     AuthenticationError: (401, "unauthenticated", "Authentication required"),
     TokenNotFoundError: (404, "api-token-not-found", "API token not found"),
     ConnectorTypeNotFoundError: (404, "connector-type-not-found", "Connector type not found"),
+    ConnectorValidationError: (422, "validation-failed", "The request is not valid"),
+    ConnectorNotFoundError: (404, "connector-not-found", "Connector not found"),
+    ConnectorVersionNotFoundError: (404, "connector-version-not-found",
+                                    "Connector version not found"),
+    ConnectorDeletedError: (404, "connector-deleted", "Connector was deleted"),
+    ConnectorErasedError: (410, "connector-erased", "Connector was erased"),
+    ConnectorNameTakenError: (409, "connector-name-taken", "Connector name already taken"),
+    ConnectorHasSchemasError: (409, "connector-has-schemas", "Connector still holds schemas"),
+    ConnectorNotDeletedError: (409, "connector-not-deleted", "Connector is not deleted"),
+    ConnectorExistsError: (409, "connector-exists", "Connector already exists"),
+    ConnectorForbiddenError: (403, "connector-forbidden",
+                              "Only the connector's owner or an admin may change it"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }
@@ -139,10 +163,14 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     """A domain or registry error as a problem."""
     status, slug, title = ERRORS.get(type(error)) or _by_base(error)
     extra: dict[str, Any] = {}
-    if isinstance(error, SchemaValidationError):
+    if isinstance(error, SchemaValidationError | ConnectorValidationError):
         extra["errors"] = _violations(error.violations)
     if isinstance(error, SchemaAlreadyExistsError):
         extra["existingId"] = error.existing_id
+    if isinstance(error, ConnectorNameTakenError):
+        extra["existingId"] = error.holder_id
+    if isinstance(error, ConnectorHasSchemasError):
+        extra["schemaIds"] = error.schema_ids
     if isinstance(error, StaleVersionError):
         extra["currentVersion"] = error.current
     headers = None

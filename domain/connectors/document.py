@@ -39,7 +39,7 @@ READ_ONLY = (
     "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted", "deletedAt", "deletedBy",
     "syncStatus", "lastSyncAt", "consecutiveErrors", "lastError", "metrics",
     "oauthRefreshNeeded", "oauthTokenExpiresAt", "credentialLastRotatedAt", "nextRotationDue",
-    "schemaVersion",
+    "schemaVersion", "schemaCount",
 )
 """Keys a client may send back from a GET; they are ignored, never an error."""
 
@@ -141,6 +141,15 @@ def parse_connector(document: Any) -> ConnectorInput:
 
 def _editable_keys() -> tuple[str, ...]:
     return tuple(key for key in _properties() if key not in READ_ONLY and key != "credentials")
+
+
+def server_stamped(document: Any) -> list[Violation]:
+    """A violation for each key of a new document that only the server sets (a create has
+    nothing to echo back, so such a key is a mistake, not a round trip)."""
+    if not isinstance(document, Mapping):
+        return []
+    return [Violation(f"/{key}", "set by the server; do not send it")
+            for key in document if key in READ_ONLY]
 
 
 def without_read_only(document: Mapping[str, Any]) -> dict[str, Any]:

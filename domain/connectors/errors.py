@@ -20,6 +20,10 @@ class ConnectorNotFoundError(RegistryError):
     """No connector with that id exists for the caller's tenant."""
 
 
+class ConnectorVersionNotFoundError(RegistryError):
+    """The connector exists but has no such version."""
+
+
 class ConnectorDeletedError(RegistryError):
     """The connector is soft-deleted; it can be restored."""
 

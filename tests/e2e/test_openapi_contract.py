@@ -20,8 +20,9 @@ from litestar.testing import TestClient
 from schemathesis.python import asgi
 
 from api.app import create_app
-from api.params import AUDIT_CURSOR, INTERNAL, SCHEMA_CURSOR
+from api.params import AUDIT_CURSOR, CONNECTOR_CURSOR, INTERNAL, SCHEMA_CURSOR
 from domain.common import Actor
+from domain.connectors.ids import encode_connector_id
 from domain.ids import encode_schema_id
 from registry.auth import ROLES, issue_token
 from registry.service import Registry
@@ -42,6 +43,9 @@ def _cursor(kind: str, *parts: str) -> str:
 _UUIDS = st.uuids()
 schemathesis.openapi.format(
     SCHEMA_CURSOR, _UUIDS.map(lambda u: _cursor("schemas", encode_schema_id(u)))
+)
+schemathesis.openapi.format(
+    CONNECTOR_CURSOR, _UUIDS.map(lambda u: _cursor("connectors", encode_connector_id(u)))
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,

@@ -15,7 +15,9 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from domain.common import Actor
+from domain.connectors.ids import decode_connector_id
 from registry.auth import ROLES
+from registry.connectors import Access
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import (
@@ -29,6 +31,15 @@ from tests.fixtures import (
 from tests.fixtures import content_snapshot as snapshot
 
 Client = TestClient[Any]
+S3_CONFIG = {"bucket": "my-documents", "region": "us-east-1", "prefix": "/documents/"}
+
+
+def s3_connector(name: str, **more: Any) -> dict[str, Any]:
+    """The seed's S3 connector body under another name, open to the whole tenant."""
+    return {"name": name, "type": "s3", "scope": "org", "config": dict(S3_CONFIG),
+            "credentials": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                            "secretAccessKey": "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"},
+            **more}
 DOC = Path(__file__).parents[2] / "docs" / "security.md"
 ADMIN = Actor("setup", "acme", "setup@example.com")
 
@@ -37,7 +48,8 @@ def documented_rules() -> dict[str, frozenset[str]]:
     rules = {}
     for line in DOC.read_text().splitlines():
         cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
-        if len(cells) == 2 + len(ROLES) and cells[0] in ("GET", "POST", "PUT", "DELETE"):
+        if len(cells) == 2 + len(ROLES) and cells[0] in ("GET", "POST", "PUT", "PATCH",
+                                                               "DELETE"):
             allowed = {role for role, cell in zip(ROLES, cells[2:], strict=True) if cell == "yes"}
             rules[rule_key(cells[0], cells[1])] = frozenset(allowed)
     return rules
@@ -60,7 +72,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 18
+    assert len(documented) == 28
     assert documented == route_rules(client.app)
 
 
@@ -70,16 +82,31 @@ def _fresh_schema(registry: Registry, tenant: str = "acme") -> tuple[str, str]:
     return state.schema_id, "connector-uuid"
 
 
-def _request_for(key: str, registry: Registry) -> tuple[str, str, dict[str, Any]]:
+def _fresh_connector(registry: Registry, owner: str = "setup", tenant: str = "acme") -> str:
+    """A connector the whole tenant sees, owned by ``owner`` (so that it may change it)."""
+    access = Access(Actor("setup", tenant), roles=("admin",))
+    name = f"Storage {uuid.uuid4().hex[:12]}"
+    return registry.app.create_connector(access, s3_connector(name, ownerId=owner)).connector_id
+
+
+def _request_for(key: str, registry: Registry,
+                 subject: str = "setup") -> tuple[str, str, dict[str, Any]]:
     method, template = key.split(" ", 1)
     schema_id, connector = _fresh_schema(registry)
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
+    ids = {"api-tokens": token_id, "connectors": _fresh_connector(registry, subject)}
     path = template.format(
-        id=token_id if "api-tokens" in template else schema_id,
+        id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
         cid=connector, connector="connector-uuid", version="1", type="s3",
     )
     body: dict[str, Any] = {}
-    if method == "POST" and template.endswith("/schemas"):
+    if method == "POST" and template.endswith("/connectors"):
+        body = {"json": s3_connector(f"New {uuid.uuid4().hex[:8]}")}
+    elif method == "PATCH":
+        body = {"json": {"config": {"prefix": "/patched/"}}}
+    elif method == "PUT" and "/connectors/" in template:
+        body = {"json": s3_connector(f"Replaced {uuid.uuid4().hex[:8]}")}
+    elif method == "POST" and template.endswith("/schemas"):
         body = {"json": seed_create() | {"key": f"new{uuid.uuid4().hex[:8]}"}}
     elif method == "PUT":
         body = {"json": seed_create() | {"name": "Renamed"}}
@@ -92,8 +119,13 @@ def _request_for(key: str, registry: Registry) -> tuple[str, str, dict[str, Any]
 def test_every_route_with_every_role(client: Client, registry: Registry, role: str) -> None:
     caller = headers(roles=(role,), subject=f"{role}-user")
     for key, allowed in sorted(documented_rules().items()):
-        method, path, body = _request_for(key, registry)
-        if method == "POST" and path.endswith("/restore"):
+        method, path, body = _request_for(key, registry, f"{role}-user")
+        if method == "POST" and "/connectors/" in path and path.endswith("/restore"):
+            connector = decode_connector_id(path.split("/")[-2])
+            assert connector is not None
+            registry.app.delete_connector(Access(ADMIN, roles=("admin",)), connector,
+                                          cascade=False)
+        elif method == "POST" and path.endswith("/restore"):
             registry.app.delete_schema(ADMIN, "connector-uuid",
                                    registry.queries.get("acme", _uuid(path)).id)  # type: ignore[union-attr]
         response = client.request(method, path, headers=caller, **body)
@@ -258,12 +290,19 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     method, template = key.split(" ", 1)
     schema_id, connector = _fresh_schema(registry)
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
-    theirs = token_id if "api-tokens" in template else schema_id
-    random = str(uuid.uuid4()) if "api-tokens" in template else "sch_" + "7" * 26
+    connector_id = _fresh_connector(registry)
+    theirs, random = schema_id, "sch_" + "7" * 26
+    body: dict[str, Any] = {"json": seed_create()} if method == "PUT" else {}
+    if "api-tokens" in template:
+        theirs, random = token_id, str(uuid.uuid4())
+    elif "/connectors/" in template:
+        theirs, random = connector_id, "cnn_" + "7" * 26
+        body = {"json": s3_connector("Intruder")} if method == "PUT" else body
+        body = {"json": {"config": {"prefix": "/x/"}}} if method == "PATCH" else body
     before = snapshot(registry)
+    connectors_before = registry.connectors.page("acme", include_deleted=True, limit=100)
     # One request id for both, so that the problem documents may be equal to the byte.
     intruder = {**headers(tenant="globex"), "X-Request-Id": "same-for-both"}
-    body = {"json": seed_create()} if method == "PUT" else {}
     answers = []
     for target in (random, theirs):
         path = template.format(id=target, cid=connector, connector="x", version="1")
@@ -273,6 +312,7 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     assert answers[0][0] == 404
     after = snapshot(registry)
     assert after["schemas"] == before["schemas"] and after["versions"] == before["versions"]
+    assert registry.connectors.page("acme", include_deleted=True, limit=100) == connectors_before
 
 
 def test_lists_and_generators_are_scoped(client: Client, registry: Registry) -> None:

@@ -1,0 +1,281 @@
+"""Connector routes: parse → command or query → respond. No business rules here.
+
+Reads go to the connector read models and apply the domain's visibility rule (``can_see``)
+with the caller's roles; writes go to the application's connector commands, which decide
+every rule (owner or admin, names, cascade) in one atomic save.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, patch, post, put
+
+from api.access import ADMINS, AUDITORS, EDITORS, READERS, Caller, allow
+from api.bodies import (
+    connector_uuid_param,
+    decode_connector_cursor,
+    etag,
+    flag_param,
+    if_match_versions,
+    is_number,
+    none_match,
+    pack_cursor,
+    split_page,
+)
+from api.models import ConnectorList, ConnectorOut, History, connector_out, history_entry
+from api.openapi import (
+    ConnectorBodyOperation,
+    ConnectorPatchOperation,
+    connector_responses,
+    problems,
+)
+from api.params import (
+    INTERNAL,
+    Cascade,
+    ConnectorCursor,
+    ConnectorPathId,
+    EnabledFilter,
+    IfMatch,
+    IfNoneMatch,
+    IncludeDeletedConnectors,
+    JsonBody,
+    Limit,
+    ProviderFilter,
+    ScopeFilter,
+    TagFilter,
+    TypeFilter,
+    Version,
+)
+from api.params import Caller as CallerParam
+from api.runtime import read, run
+from domain.connectors.access import can_see
+from domain.connectors.document import server_stamped
+from domain.connectors.errors import (
+    CONNECTOR_NOT_FOUND,
+    ConnectorDeletedError,
+    ConnectorErasedError,
+    ConnectorNotFoundError,
+    ConnectorValidationError,
+    ConnectorVersionNotFoundError,
+)
+from domain.connectors.ids import encode_connector_id
+from domain.connectors.state import ConnectorState
+from projections.connectors import ConnectorQueries
+from registry.connectors import Access
+
+CONNECTOR_PATH = f"{INTERNAL}/connectors"
+CURRENT = "private, no-cache"
+IMMUTABLE = "private, max-age=3600, immutable"
+
+
+def access_of(caller: Caller) -> Access:
+    """The caller as the connector commands need it: actor and JWT roles (no groups yet)."""
+    return Access(caller.actor, caller.principal.roles)
+
+
+def _sees(caller: Caller, state: ConnectorState) -> bool:
+    return can_see(state, caller.principal.subject, (), caller.principal.roles)
+
+
+def visible_page(
+    queries: ConnectorQueries, caller: Caller, filters: dict[str, Any], after: str | None,
+    limit: int,
+) -> list[ConnectorState]:
+    """Up to ``limit + 1`` connectors the caller may see, in id order after ``after``.
+
+    Rows the caller may not see are skipped, so a page keeps reading until it is full or the
+    tenant has no more connectors.
+    """
+    found: list[ConnectorState] = []
+    while True:
+        rows = queries.page(caller.tenant, after=after, limit=limit + 1, **filters)
+        found += [state for state in rows if _sees(caller, state)]
+        if len(found) > limit or len(rows) <= limit:
+            return found[: limit + 1]
+        after = rows[-1].connector_id
+
+
+def current(queries: ConnectorQueries, caller: Caller, uuid: UUID,
+            include_deleted: bool = False) -> ConnectorState:
+    """The current state of a connector the caller may see.
+
+    Unknown ids, another tenant's and hidden ones answer the same 404; an erased connector
+    answers 410; a deleted one 404 ``connector-deleted`` unless asked for.
+    """
+    state = queries.get(caller.tenant, uuid)
+    if state is None:
+        raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
+    if state.erased:
+        raise ConnectorErasedError(f"connector {state.connector_id} was erased")
+    if not _sees(caller, state):
+        raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
+    if state.deleted and not include_deleted:
+        raise ConnectorDeletedError(
+            f"connector {state.connector_id} is deleted; add includeDeleted=true to read it")
+    return state
+
+
+def _respond(state: ConnectorState, status_code: int = 200,
+             headers: dict[str, str] | None = None) -> Response[ConnectorOut]:
+    return Response(connector_out(state), status_code=status_code,
+                    headers={"ETag": etag(state.revision), **(headers or {})})
+
+
+class ConnectorController(Controller):
+    """``/connectors``: list, read, history, versions, create, patch, replace, delete,
+    restore, erase."""
+
+    path = CONNECTOR_PATH
+    tags = ("connectors",)
+
+    @get("/", responses=problems(401, 403, 422), summary="List connectors", opt=allow(READERS))
+    async def list_connectors(
+        self,
+        caller: CallerParam,
+        type_filter: TypeFilter = None,
+        provider: ProviderFilter = None,
+        enabled: EnabledFilter = None,
+        tag: TagFilter = None,
+        scope_filter: ScopeFilter = None,
+        include_deleted: IncludeDeletedConnectors = False,
+        limit: Limit = 50,
+        connector_cursor: ConnectorCursor = None,
+    ) -> ConnectorList:
+        """The connectors of the caller's tenant it may see, in id order, filtered and paged."""
+        filters = {"type": type_filter, "provider": provider,
+                   "enabled": flag_param(enabled, "enabled"), "tag": tag,
+                   "scope": scope_filter, "include_deleted": include_deleted}
+        states = await read(caller.registry, visible_page, caller.registry.connectors, caller,
+                            filters, decode_connector_cursor(connector_cursor), limit)
+        page, next_cursor = split_page(states, limit,
+                                       lambda s: pack_cursor("connectors", s.connector_id))
+        return ConnectorList(connectors=[connector_out(s) for s in page],
+                             next_cursor=next_cursor)
+
+    @get("/{id:str}", responses=problems(401, 403, 404, 410, 422)
+         | connector_responses(not_modified=True), summary="Get a connector",
+         opt=allow(READERS))
+    async def get_connector(
+        self,
+        caller: CallerParam,
+        id: ConnectorPathId,
+        include_deleted: IncludeDeletedConnectors = False,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[Any]:
+        """The current connector; ``ETag`` is its version, ``If-None-Match`` answers 304."""
+        state = await read(caller.registry, current, caller.registry.connectors, caller,
+                           connector_uuid_param(id), include_deleted)
+        headers = {"ETag": etag(state.revision), "Cache-Control": CURRENT}
+        if none_match(if_none_match, state.revision):
+            return Response(b"", status_code=304, headers=headers)
+        return Response(connector_out(state), headers=headers)
+
+    @get("/{id:str}/history", responses=problems(401, 403, 404),
+         summary="Connector change history", opt=allow(AUDITORS))
+    async def get_connector_history(self, caller: CallerParam, id: ConnectorPathId) -> History:
+        """Every version with who changed what and when, newest first (erase records too)."""
+        uuid = connector_uuid_param(id)
+        queries = caller.registry.connectors
+        state = await read(caller.registry, queries.get, caller.tenant, uuid)
+        if state is None or not (state.erased or _sees(caller, state)):
+            raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
+        revisions = await read(caller.registry, queries.history, caller.tenant, uuid)
+        return History(history=[history_entry(r) for r in revisions])
+
+    @get("/{id:str}/versions/{version:str}",
+         responses=problems(401, 403, 404, 410) | connector_responses(),
+         summary="A connector exactly as it was at a version", opt=allow(READERS))
+    async def get_connector_version(
+        self, caller: CallerParam, id: ConnectorPathId, version: Version
+    ) -> Response[Any]:
+        """An immutable past version; erased versions answer 410."""
+        uuid = connector_uuid_param(id)
+        queries = caller.registry.connectors
+        now = await read(caller.registry, queries.get, caller.tenant, uuid)
+        if now is None or not (now.erased or _sees(caller, now)):
+            raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
+        connector_id = encode_connector_id(uuid)
+        if not is_number(version, digits=9) or int(version) < 1:
+            raise ConnectorVersionNotFoundError(f"connector {connector_id} has no such version")
+        state = await read(caller.registry, queries.version, caller.tenant, uuid, int(version))
+        if state is None:
+            if int(version) <= now.erased_through:
+                raise ConnectorErasedError(f"version {version} of {connector_id} was erased")
+            raise ConnectorVersionNotFoundError(
+                f"connector {connector_id} has no version {version}")
+        headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
+        return Response(connector_out(state), headers=headers)
+
+    @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422),
+          summary="Create a connector", operation_class=ConnectorBodyOperation,
+          opt=allow(EDITORS))
+    async def create_connector(
+        self, caller: CallerParam, document: JsonBody
+    ) -> Response[ConnectorOut]:
+        """Create a connector (``cnn_`` id); the caller owns it unless ``ownerId`` says else."""
+        stamped = server_stamped(document)
+        if stamped:
+            raise ConnectorValidationError(stamped)
+        state = await run(caller.registry.app.create_connector, access_of(caller), document)
+        return _respond(state, 201, {"Location": f"{CONNECTOR_PATH}/{state.connector_id}"})
+
+    @patch("/{id:str}",
+           responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422)
+           | connector_responses(),
+           summary="Change a connector with a merge patch (RFC 7396)",
+           operation_class=ConnectorPatchOperation, opt=allow(EDITORS))
+    async def patch_connector(
+        self, caller: CallerParam, document: JsonBody, id: ConnectorPathId,
+        if_match: IfMatch = None,
+    ) -> Response[ConnectorOut]:
+        """Merge the patch into the current document; one new version, or none if unchanged."""
+        state, _ = await run(caller.registry.app.update_connector, access_of(caller),
+                             connector_uuid_param(id), document, if_match_versions(if_match),
+                             patch=True)
+        return _respond(state)
+
+    @put("/{id:str}",
+         responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422)
+         | connector_responses(),
+         summary="Replace a connector", operation_class=ConnectorBodyOperation,
+         opt=allow(EDITORS))
+    async def replace_connector(
+        self, caller: CallerParam, document: JsonBody, id: ConnectorPathId,
+        if_match: IfMatch = None,
+    ) -> Response[ConnectorOut]:
+        """Full replacement: fields left out return to their unset value (owner and
+        credentials are kept); one new version, or none if nothing differs."""
+        state, _ = await run(caller.registry.app.update_connector, access_of(caller),
+                             connector_uuid_param(id), document, if_match_versions(if_match),
+                             patch=False)
+        return _respond(state)
+
+    @delete("/{id:str}", responses=problems(401, 403, 404, 409, 410, 422),
+            summary="Delete a connector", opt=allow(EDITORS))
+    async def delete_connector(
+        self, caller: CallerParam, id: ConnectorPathId, cascade: Cascade = False
+    ) -> None:
+        """Soft delete; 409 with the live schema ids unless ``cascade=true``."""
+        await run(caller.registry.app.delete_connector, access_of(caller),
+                  connector_uuid_param(id), cascade=cascade)
+
+    @post("/{id:str}/restore", status_code=200,
+          responses=problems(401, 403, 404, 409, 410) | connector_responses(),
+          summary="Restore a deleted connector", opt=allow(EDITORS))
+    async def restore_connector(
+        self, caller: CallerParam, id: ConnectorPathId
+    ) -> Response[ConnectorOut]:
+        """Bring a soft-deleted connector back as a new version (its schemas stay deleted)."""
+        state = await run(caller.registry.app.restore_connector, access_of(caller),
+                          connector_uuid_param(id))
+        return _respond(state)
+
+    @delete("/{id:str}/erase", responses=problems(401, 403, 404, 410),
+            summary="Erase a connector, its credentials and its schemas for good",
+            opt=allow(ADMINS))
+    async def erase_connector(self, caller: CallerParam, id: ConnectorPathId) -> None:
+        """Destroy config, credentials and every schema it held; only an erase record stays."""
+        await run(caller.registry.app.erase_connector, access_of(caller),
+                  connector_uuid_param(id))
