@@ -37,7 +37,9 @@ S3 = ConnectorType(
     credentials_schema=document("s3-credentials", strict(
         "S3Credentials",
         {
-            "accessKeyId": text("Access key id", max_length=128, pattern="^[A-Z0-9]{16,128}$"),
+            # Any key id without spaces: the seed's own example ("AKIA...") must be accepted;
+            # whether AWS knows the key is what a connection test tells.
+            "accessKeyId": text("Access key id", max_length=128, pattern=r"^\S{1,128}$"),
             "secretAccessKey": secret("Secret access key"),
             "sessionToken": secret("Session token of temporary credentials"),
         },

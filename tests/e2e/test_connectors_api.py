@@ -272,3 +272,16 @@ def test_another_tenants_connector_answers_like_an_unknown_one(client: Client) -
         assert answers[0] == answers[1] == answers[2], suffix
         assert answers[0][0] == 404
     assert client.get(PATH, headers=intruder).json()["connectors"] == []
+
+
+def test_the_seed_004_body_as_printed_creates_a_connector(client: Client) -> None:
+    """The seed's own example, placeholder credentials included, is a valid create body."""
+    seed = {
+        "name": "Document Storage", "type": "s3", "collection": "col_abc123",
+        "config": {"bucket": "my-documents", "region": "us-east-1", "prefix": "/documents/"},
+        "credentials": {"accessKeyId": "AKIA...", "secretAccessKey": "..."},
+    }
+    response = client.post(PATH, json=seed, headers=OWNER)
+    assert response.status_code == 201, response.text
+    assert "AKIA..." not in response.text
+    assert response.json()["credentialFields"] == ["accessKeyId", "secretAccessKey"]
