@@ -8,6 +8,7 @@ destroys the key leaves nothing readable, config and credential values included.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from domain.common import RevisionEvent
@@ -28,8 +29,10 @@ class ConnectorEvent(RevisionEvent):
         return new
 
     def text(self) -> str:
-        """The change text history shows for this event."""
-        raise NotImplementedError
+        """The change text history shows for this event; each event class words its own,
+        and this fallback ("SchemaAttached" → "Schema attached") only names the event."""
+        words = re.sub(r"(?<!^)([A-Z])", r" \1", type(self).__name__).lower()
+        return words[:1].upper() + words[1:]
 
 
 def change_texts(events: list[Any]) -> list[str]:
