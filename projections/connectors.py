@@ -28,6 +28,7 @@ from projections.revisions import (
     Head,
     Revision,
     RevisionTable,
+    read_current,
     read_head,
     read_tenant,
     status_of,
@@ -215,11 +216,7 @@ class ConnectorQueries:
 
     def get(self, tenant: str, uuid: UUID) -> ConnectorState | None:
         """The current state of a connector, or ``None``."""
-        with self.db.read() as cur:
-            row = cur.one(
-                "SELECT * FROM registry_connectors WHERE uuid = %s AND tenant = %s",
-                (str(uuid), tenant),
-            )
+        row = read_current(self.db, "registry_connectors", tenant, uuid)
         return None if row is None else state_from_row(row)
 
     def tenant_of(self, uuid: UUID) -> str | None:

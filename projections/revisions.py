@@ -80,6 +80,11 @@ def read_head(db: Database, table: str, tenant: str, uuid: UUID) -> Head | None:
     return None if row is None else Head(**row)
 
 
+def read_current(db: Database, table: str, tenant: str, uuid: UUID) -> Row | None:
+    """The whole current-state row of one aggregate of the tenant, or ``None``."""
+    return db.one(f"SELECT * FROM {table} WHERE uuid = %s AND tenant = %s", (str(uuid), tenant))
+
+
 def read_tenant(db: Database, table: str, uuid: UUID) -> str | None:
     """The tenant a current-state row belongs to, whoever asks; ``None`` when unknown."""
     with db.read() as cur:

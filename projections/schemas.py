@@ -23,6 +23,7 @@ from projections.revisions import (
     Head,
     Revision,
     RevisionTable,
+    read_current,
     read_head,
     read_tenant,
     status_of,
@@ -184,11 +185,7 @@ class SchemaQueries:
 
     def get(self, tenant: str, uuid: UUID) -> SchemaState | None:
         """The current state of a schema, or ``None``."""
-        with self.db.read() as cur:
-            row = cur.one(
-                "SELECT * FROM registry_schemas WHERE uuid = %s AND tenant = %s",
-                (str(uuid), tenant),
-            )
+        row = read_current(self.db, "registry_schemas", tenant, uuid)
         return None if row is None else state_from_row(row)
 
     def tenant_of(self, uuid: UUID) -> str | None:
