@@ -34,6 +34,7 @@ from registry.access import (
 )
 from registry.application import PENDING_AUDIT, AuditDraft
 from registry.auth import ROLES, Principal
+from registry.connectors import Access
 from registry.health import DatabaseUnavailableError
 from registry.service import Registry
 
@@ -72,6 +73,12 @@ class Caller:
     def actor(self) -> Actor:
         """The caller as events record it."""
         return self.principal.actor
+
+    @property
+    def access(self) -> Access:
+        """The caller as the commands' access rules need it: actor, JWT roles and groups."""
+        principal = self.principal
+        return Access(principal.actor, principal.roles, principal.groups)
 
 
 def caller_of(scope: Scope) -> Caller:

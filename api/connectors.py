@@ -63,20 +63,15 @@ from domain.connectors.errors import (
 from domain.connectors.ids import encode_connector_id
 from domain.connectors.state import ConnectorState
 from projections.connectors import ConnectorQueries
-from registry.connectors import Access
 
 CONNECTOR_PATH = f"{INTERNAL}/connectors"
 CURRENT = "private, no-cache"
 IMMUTABLE = "private, max-age=3600, immutable"
 
 
-def access_of(caller: Caller) -> Access:
-    """The caller as the connector commands need it: actor and JWT roles (no groups yet)."""
-    return Access(caller.actor, caller.principal.roles)
-
-
 def _sees(caller: Caller, state: ConnectorState) -> bool:
-    return can_see(state, caller.principal.subject, (), caller.principal.roles)
+    return can_see(state, caller.principal.subject, caller.principal.groups,
+                   caller.principal.roles)
 
 
 def visible_page(
@@ -218,7 +213,7 @@ class ConnectorController(Controller):
         stamped = server_stamped(document)
         if stamped:
             raise ConnectorValidationError(stamped)
-        state = await run(caller.registry.app.create_connector, access_of(caller), document)
+        state = await run(caller.registry.app.create_connector, caller.access, document)
         return _respond(state, 201, {"Location": f"{CONNECTOR_PATH}/{state.connector_id}"})
 
     @patch("/{id:str}",
@@ -231,7 +226,7 @@ class ConnectorController(Controller):
         if_match: IfMatch = None,
     ) -> Response[ConnectorOut]:
         """Merge the patch into the current document; one new version, or none if unchanged."""
-        state, _ = await run(caller.registry.app.update_connector, access_of(caller),
+        state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
                              patch=True)
         return _respond(state)
@@ -247,7 +242,7 @@ class ConnectorController(Controller):
     ) -> Response[ConnectorOut]:
         """Full replacement: fields left out return to their unset value (owner and
         credentials are kept); one new version, or none if nothing differs."""
-        state, _ = await run(caller.registry.app.update_connector, access_of(caller),
+        state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
                              patch=False)
         return _respond(state)
@@ -258,7 +253,7 @@ class ConnectorController(Controller):
         self, caller: CallerParam, id: ConnectorPathId, cascade: Cascade = False
     ) -> None:
         """Soft delete; 409 with the live schema ids unless ``cascade=true``."""
-        await run(caller.registry.app.delete_connector, access_of(caller),
+        await run(caller.registry.app.delete_connector, caller.access,
                   connector_uuid_param(id), cascade=cascade)
 
     @post("/{id:str}/restore", status_code=200,
@@ -268,7 +263,7 @@ class ConnectorController(Controller):
         self, caller: CallerParam, id: ConnectorPathId
     ) -> Response[ConnectorOut]:
         """Bring a soft-deleted connector back as a new version (its schemas stay deleted)."""
-        state = await run(caller.registry.app.restore_connector, access_of(caller),
+        state = await run(caller.registry.app.restore_connector, caller.access,
                           connector_uuid_param(id))
         return _respond(state)
 
@@ -277,5 +272,5 @@ class ConnectorController(Controller):
             opt=allow(ADMINS))
     async def erase_connector(self, caller: CallerParam, id: ConnectorPathId) -> None:
         """Destroy config, credentials and every schema it held; only an erase record stays."""
-        await run(caller.registry.app.erase_connector, access_of(caller),
+        await run(caller.registry.app.erase_connector, caller.access,
                   connector_uuid_param(id))

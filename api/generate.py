@@ -12,6 +12,7 @@ from api.models import GeneratedId, GeneratedUuid, Health
 from api.openapi import problems
 from api.params import Caller, Key, Slug
 from api.problems import invalid_parameters
+from domain.connectors.ids import canonical_connector_id
 from domain.errors import Violation
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import SLUG, model_documents
@@ -27,11 +28,15 @@ def _checked(connector: str, key: str) -> tuple[str, str]:
     ]
     if violations:
         raise invalid_parameters(violations)
-    return connector, key
+    return canonical_connector_id(connector), key
 
 
 class GenerateController(Controller):
-    """``/generate``: the ids a create would assign, computed before the schema exists."""
+    """``/generate``: the ids a create would assign, computed before the schema exists.
+
+    Offline: the connector need not exist yet. A connector id in its UUID form is read as
+    its ``cnn_`` form, as a create does, so both forms give the same schema id.
+    """
 
     path = "/generate"
     tags = ("generators",)

@@ -38,6 +38,7 @@ from api.params import (
     Version,
 )
 from api.runtime import read, run
+from domain.connectors.ids import canonical_connector_id
 from domain.errors import (
     NOT_FOUND,
     SchemaDeletedError,
@@ -119,7 +120,8 @@ class SchemaController(Controller):
     ) -> SchemaList:
         """Schemas of the caller's tenant in id order, filtered and paginated."""
         states = await read(
-            caller.registry, caller.registry.queries.page, caller.tenant, connector_id=connector_id,
+            caller.registry, caller.registry.queries.page, caller.tenant,
+            connector_id=None if connector_id is None else canonical_connector_id(connector_id),
             entity_type=entity_type, include_deleted=include_deleted,
             after=decode_cursor(cursor), limit=limit + 1,
         )
@@ -196,7 +198,7 @@ class SchemaController(Controller):
         self, caller: Caller, document: JsonBody
     ) -> Response[WriteResult]:
         """Create a schema; its id follows from tenant, connectorId and key."""
-        state = await run(caller.registry.app.create_schema, caller.actor, document)
+        state = await run(caller.registry.app.create_schema, caller.access, document)
         headers = {"Location": f"{SCHEMA_PATH}/{state.schema_id}", "ETag": etag(state.revision)}
         return Response(write_result(state, "created"), status_code=201, headers=headers)
 
@@ -209,7 +211,7 @@ class SchemaController(Controller):
     ) -> Response[WriteResult]:
         """Full replacement; one new version, or ``unchanged`` when nothing differs."""
         state, changed = await run(
-            caller.registry.app.update_schema, caller.actor, schema_uuid_param(id), document,
+            caller.registry.app.update_schema, caller.access, schema_uuid_param(id), document,
             if_match_versions(if_match),
         )
         result = write_result(state, "updated" if changed else "unchanged")
@@ -221,7 +223,7 @@ class SchemaController(Controller):
         self, caller: Caller, cid: ConnectorId, id: SchemaId
     ) -> None:
         """Soft delete: hidden from reads, history kept, restorable."""
-        await run(caller.registry.app.delete_schema, caller.actor, cid, schema_uuid_param(id))
+        await run(caller.registry.app.delete_schema, caller.access, cid, schema_uuid_param(id))
 
     @post("/{cid:str}/{id:str}/restore", status_code=200,
           responses=problems(401, 403, 404, 409, 410), summary="Restore a deleted schema",
@@ -230,7 +232,7 @@ class SchemaController(Controller):
         self, caller: Caller, cid: ConnectorId, id: SchemaId
     ) -> WriteResult:
         """Bring a soft-deleted schema back as a new version."""
-        state = await run(caller.registry.app.restore_schema, caller.actor, cid,
+        state = await run(caller.registry.app.restore_schema, caller.access, cid,
                           schema_uuid_param(id))
         return write_result(state, "restored")
 
@@ -240,4 +242,4 @@ class SchemaController(Controller):
         self, caller: Caller, cid: ConnectorId, id: SchemaId
     ) -> None:
         """Permanently destroy the schema's content; only an erase record remains."""
-        await run(caller.registry.app.erase_schema, caller.actor, cid, schema_uuid_param(id))
+        await run(caller.registry.app.erase_schema, caller.access, cid, schema_uuid_param(id))

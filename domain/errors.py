@@ -55,6 +55,10 @@ class SchemaAlreadyExistsError(RegistryError):
         super().__init__(f"{state} with this connectorId and key already exists: {existing_id}")
 
 
+class SchemaForbiddenError(RegistryError):
+    """The caller may read the schema but not change it: its connector is hidden from them."""
+
+
 class SchemaNotDeletedError(RegistryError):
     """Restore was asked for a schema that is not deleted."""
 

@@ -112,7 +112,7 @@ class ConnectorProjection:
     """Applies connector events to the read-model tables."""
 
     name = "connectors"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = TABLES
 
     def create_tables(self, cur: Cursor) -> None:
@@ -224,9 +224,9 @@ class ConnectorQueries:
         return read_tenant(self.db, "registry_connectors", uuid)
 
     def schema_count(self, tenant: str, uuid: UUID) -> int:
-        """How many schemas the connector holds (0 when unknown or erased)."""
+        """How many live schemas the connector holds (0 when unknown or erased)."""
         state = self.get(tenant, uuid)
-        return 0 if state is None else len(state.schemas)
+        return 0 if state is None else len(state.live_schemas)
 
     def page(
         self,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -23,10 +23,18 @@ from eventsourcing.utils import Environment, EnvType
 
 from domain.audit import AuditRecord
 from domain.common import Actor
+from domain.connectors.connector import Connector
+from domain.connectors.errors import (
+    CONNECTOR_NOT_FOUND,
+    ConnectorDeletedError,
+    ConnectorErasedError,
+    ConnectorNotFoundError,
+)
+from domain.connectors.ids import canonical_connector_id, decode_connector_id
 from domain.errors import (
     NOT_FOUND,
     ConcurrentWriteError,
-    SchemaAlreadyExistsError,
+    SchemaForbiddenError,
     SchemaNotFoundError,
     SchemaValidationError,
     StaleVersionError,
@@ -45,7 +53,7 @@ from projections.schemas import TABLES as SCHEMA_TABLES
 from projections.schemas import SchemaProjection, SchemaQueries
 from projections.tokens import TokenProjection
 from registry import tokens
-from registry.connectors import ConnectorCommands
+from registry.connectors import Access, ConnectorCommands
 from registry.health import DatabaseUnavailableError
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
 from registry.shredding import DataKeys, ShreddingMapper
@@ -79,12 +87,15 @@ class AuditDraft:
 
 
 PENDING_AUDIT: ContextVar[AuditDraft | None] = ContextVar("pending_audit", default=None)
-ERASE_SECONDS = 10.0
-"""How long an erase keeps retrying while concurrent writes win: an admin is not starved."""
+RETRY_SECONDS = 10.0
+"""How long a command that saves several aggregates (a schema and its connector) retries
+while concurrent writes win: an admin's erase, or one of many schema creates under one
+connector, is not starved."""
 TORN_READ_ATTEMPTS = 3
 ERASABLE_TABLES = (*SCHEMA_TABLES, *CONNECTOR_TABLES)
 """Read-model tables an erase deletes content from: vacuumed after each erase."""
 Listener = Callable[[Sequence[object]], None]
+T = TypeVar("T")
 
 
 def database_of(app: Application[UUID]) -> Database:
@@ -164,79 +175,133 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
     # Schemas ------------------------------------------------------------------------------
 
-    def create_schema(self, actor: Actor, document: Any) -> SchemaState:
-        """Create a schema from a validated document; 409 when its key exists."""
+    def create_schema(self, access: Access, document: Any) -> SchemaState:
+        """Create a schema under a live connector the caller can see; 409 when its key exists.
+
+        The connector records the new schema in the same save, so a create racing the
+        connector's delete either lands first (and the delete sees it) or fails.
+        """
+        actor = access.actor
         content = parse_content(document)
-        connector_id = document.get("connectorId")
-        if connector_id is None:
-            raise SchemaValidationError([Violation("/connectorId", "connectorId is required")])
+        connector_uuid = _connector_reference(document.get("connectorId"))
         key = document.get("key") or content.entity_type
-        uuid = schema_uuid(actor.tenant, connector_id, key)
-        try:
-            schema = self._get(uuid)
-        except SchemaNotFoundError:
-            schema = Schema.create(actor, connector_id, key, content)
-        else:
-            schema.recreate(actor, connector_id, key, content)
-        try:
-            self._save(schema)
-        except ConcurrentWriteError:
-            # Another request created the same key first.
-            raise SchemaAlreadyExistsError(encode_schema_id(uuid), deleted=False) from None
-        return schema.state
+
+        def attempt() -> SchemaState:
+            connector = self._schema_connector(access, connector_uuid)
+            connector_id = connector.state.connector_id
+            uuid = schema_uuid(actor.tenant, connector_id, key)
+            try:
+                schema = self._get(uuid)
+            except SchemaNotFoundError:
+                schema = Schema.create(actor, connector_id, key, content)
+            else:
+                schema.recreate(actor, connector_id, key, content)
+            connector.attach_schema(actor, uuid)
+            self._save(schema, connector)
+            return schema.state
+
+        return self._retrying(attempt)
 
     def update_schema(
-        self, actor: Actor, uuid: UUID, document: Any, if_match: Collection[int] | None
+        self, access: Access, uuid: UUID, document: Any, if_match: Collection[int] | None
     ) -> tuple[SchemaState, bool]:
         """Replace a schema's content; answers the state and whether anything changed."""
-        schema = self._get(uuid, actor.tenant)
+        schema = self._get(uuid, access.actor.tenant)
         state = schema.visible_state()
         _check_version(state, if_match)
         content = parse_content(document)
         violations = [
             Violation(f"/{name}", f"must be {current!r}: it cannot change")
             for name, current in (("connectorId", state.connector_id), ("key", state.key))
-            if name in document and document[name] != current
+            if name in document and _comparable(name, document[name]) != current
         ]
         if violations:
             raise SchemaValidationError(violations)
-        changed = schema.replace(actor, content)
+        self._connector_of(access, schema)
+        changed = schema.replace(access.actor, content)
         if changed:
             self._save(schema)
         return schema.state, changed
 
-    def delete_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
-        """Soft-delete a schema of the given connector."""
-        schema = self._get(uuid, actor.tenant, connector_id)
-        schema.delete(actor)
-        self._save(schema)
-        return schema.state
+    def delete_schema(self, access: Access, connector_id: str, uuid: UUID) -> SchemaState:
+        """Soft-delete a schema of the given connector; the connector records it."""
 
-    def restore_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
-        """Bring back a soft-deleted schema as a new version."""
-        schema = self._get(uuid, actor.tenant, connector_id)
-        schema.restore(actor)
-        self._save(schema)
-        return schema.state
+        def attempt() -> SchemaState:
+            schema = self._get(uuid, access.actor.tenant, connector_id)
+            schema.delete(access.actor)
+            connector = self._connector_of(access, schema)
+            connector.delete_schema(access.actor, uuid)
+            self._save(schema, connector)
+            return schema.state
 
-    def erase_schema(self, actor: Actor, connector_id: str, uuid: UUID) -> SchemaState:
-        """Destroy a schema's content for good: its data key goes with the erase event.
+        return self._retrying(attempt)
 
-        A concurrent write makes the save fail; the erase then reloads and tries again, for up
-        to :data:`ERASE_SECONDS`, so a stream of updates cannot starve it.
-        """
-        deadline = time.monotonic() + ERASE_SECONDS
+    def restore_schema(self, access: Access, connector_id: str, uuid: UUID) -> SchemaState:
+        """Bring back a soft-deleted schema as a new version; its connector must be live."""
+
+        def attempt() -> SchemaState:
+            schema = self._get(uuid, access.actor.tenant, connector_id)
+            schema.restore(access.actor)
+            connector = self._connector_of(access, schema)
+            connector.restore_schema(access.actor, uuid)
+            self._save(schema, connector)
+            return schema.state
+
+        return self._retrying(attempt)
+
+    def erase_schema(self, access: Access, connector_id: str, uuid: UUID) -> SchemaState:
+        """Destroy a schema's content for good: its data key goes with the erase event, and
+        the connector lets go of it in the same save."""
+
+        def attempt() -> SchemaState:
+            schema = self._get(uuid, access.actor.tenant, connector_id)
+            schema.erase(access.actor)
+            connector = self._connector_of(access, schema)
+            connector.detach_schema(access.actor, uuid)
+            self._save(schema, connector, **{DESTROY_KEYS: [uuid]})
+            return schema.state
+
+        state = self._retrying(attempt)
+        self._reclaim()
+        return state
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Run a command again while concurrent writes win its save, for up to
+        :data:`RETRY_SECONDS`: every attempt reloads, so it decides on fresh state and a
+        stream of other writes (schemas created under one connector) cannot starve it."""
+        deadline = time.monotonic() + RETRY_SECONDS
         while True:
-            schema = self._get(uuid, actor.tenant, connector_id)
-            schema.erase(actor)
             try:
-                self._save(schema, **{DESTROY_KEYS: [uuid]})
-                break
+                return attempt()
             except ConcurrentWriteError:
                 if time.monotonic() > deadline:
                     raise
-        self._reclaim()
-        return schema.state
+
+    def _schema_connector(self, access: Access, uuid: UUID) -> Connector:
+        """The live connector a new schema goes under; 422 at ``/connectorId`` otherwise."""
+        try:
+            connector = self.connector(access, uuid)
+            connector.visible_state()
+        except ConnectorNotFoundError:
+            raise _bad_connector("no connector with this id in your tenant") from None
+        except ConnectorDeletedError:
+            raise _bad_connector("the connector is deleted; restore it first") from None
+        except ConnectorErasedError:
+            raise _bad_connector("the connector was erased") from None
+        return connector
+
+    def _connector_of(self, access: Access, schema: Schema) -> Connector:
+        """The connector holding a schema; only callers who can see it change its schemas."""
+        state = schema.state
+        uuid = decode_connector_id(state.connector_id or "")
+        if uuid is None:
+            raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
+        try:
+            return self.connector(access, uuid)
+        except ConnectorNotFoundError:
+            raise SchemaForbiddenError(
+                f"only callers who can see connector {state.connector_id} may change its "
+                "schemas") from None
 
     def _reclaim(self) -> None:
         try:
@@ -301,7 +366,8 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         state = schema.state
         wrong_tenant = tenant is not None and state.tenant != tenant
         wrong_connector = (
-            connector_id is not None and state.exists and state.connector_id != connector_id
+            connector_id is not None and state.exists
+            and state.connector_id != canonical_connector_id(connector_id)
         )
         if wrong_tenant or wrong_connector:
             raise SchemaNotFoundError(NOT_FOUND)
@@ -330,6 +396,26 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
             raise ConcurrentWriteError(
                 "the resource was changed by another request at the same time; retry"
             ) from None
+
+
+def _connector_reference(value: Any) -> UUID:
+    if value is None:
+        raise _bad_connector("connectorId is required")
+    uuid = decode_connector_id(value) if isinstance(value, str) else None
+    if uuid is None:
+        raise _bad_connector("must be a connector id (cnn_... or its UUID form)")
+    return uuid
+
+
+def _comparable(name: str, value: Any) -> Any:
+    # A connector id may be given in its UUID form; it is stored in its cnn_ form.
+    if name == "connectorId" and isinstance(value, str):
+        return canonical_connector_id(value)
+    return value
+
+
+def _bad_connector(message: str) -> SchemaValidationError:
+    return SchemaValidationError([Violation("/connectorId", message)])
 
 
 def _check_token_fields(name: str, app_id: str | None) -> None:

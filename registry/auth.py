@@ -1,7 +1,8 @@
 """Bearer tokens: who is calling and for which tenant.
 
-Tokens are JWTs with the claims ``sub``, ``tenant``, ``email`` (optional), ``roles`` (a list)
-and ``exp``, all at the top level. A ``TokenVerifier`` checks them against one key source of
+Tokens are JWTs with the claims ``sub``, ``tenant``, ``email`` (optional), ``roles`` (a list),
+``groups`` (optional list: the caller's groups, for group-scoped connectors) and ``exp``, all at
+the top level. A ``TokenVerifier`` checks them against one key source of
 ``registry.jwt_keys``: a shared secret (HS256), the default, which ``issue_token`` signs with;
 a PEM public key file (RS256 / ES256); or a JWKS file whose keys are chosen by ``kid`` and
 re-read when the file changes.
@@ -43,6 +44,7 @@ class Principal:
     email: str | None = None
     roles: tuple[str, ...] = field(default_factory=tuple)
     app_id: str | None = None
+    groups: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def actor(self) -> Actor:
@@ -144,7 +146,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
 
 def _principal(claims: dict[str, object]) -> Principal:
     subject, tenant, email = claims.get("sub"), claims.get("tenant"), claims.get("email")
-    roles = claims.get("roles", [])
+    roles, groups = claims.get("roles", []), claims.get("groups", [])
     if not isinstance(subject, str) or not subject:
         raise AuthenticationError("the token's 'sub' claim must be a non-empty string")
     if not isinstance(tenant, str) or not tenant:
@@ -153,7 +155,9 @@ def _principal(claims: dict[str, object]) -> Principal:
         raise AuthenticationError("the token's 'email' claim must be a string")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AuthenticationError("the token's 'roles' claim must be a list of strings")
-    return Principal(subject, tenant, email, tuple(roles))
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise AuthenticationError("the token's 'groups' claim must be a list of strings")
+    return Principal(subject, tenant, email, tuple(roles), groups=tuple(groups))
 
 
 def issue_token(
@@ -163,6 +167,7 @@ def issue_token(
     subject: str,
     email: str | None = None,
     roles: Sequence[str] = (),
+    groups: Sequence[str] = (),
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
 ) -> str:
     """A token signed with the HS256 shared secret for the given identity."""
@@ -176,4 +181,6 @@ def issue_token(
     }
     if email:
         claims["email"] = email
+    if groups:
+        claims["groups"] = list(groups)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

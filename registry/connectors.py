@@ -9,9 +9,9 @@ releases its name in the same save, with every data key destroyed in that transa
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -33,6 +33,7 @@ from domain.errors import ConcurrentWriteError, StaleVersionError
 from domain.schema import Schema
 from registry.persistence import DESTROY_KEYS
 
+T = TypeVar("T")
 NOT_FOUND = "connector not found"
 """The one message of every unknown or invisible connector id."""
 
@@ -57,6 +58,8 @@ class ConnectorCommands:
         def _load(self, uuid: UUID) -> Schema: ...
 
         def _reclaim(self) -> None: ...
+
+        def _retrying(self, attempt: Callable[[], T]) -> T: ...
 
     def create_connector(self, access: Access, document: Any) -> ConnectorState:
         """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant."""
@@ -96,14 +99,16 @@ class ConnectorCommands:
 
     def delete_connector(self, access: Access, uuid: UUID, *, cascade: bool) -> ConnectorState:
         """Soft-delete; 409 while it holds live schemas, unless ``cascade`` deletes them too."""
-        connector = self._changeable(access, uuid)
-        schemas = {s: self._load(s) for s in connector.state.schemas}
-        live = [s for s, schema in schemas.items() if schema.state.exists
-                and not schema.state.deleted]
-        for schema_id in connector.delete(access.actor, cascade=cascade, live_schemas=live):
-            schemas[schema_id].delete(access.actor)
-        self._save(connector, *(schemas[s] for s in live if cascade))
-        return connector.state
+
+        def attempt() -> ConnectorState:
+            connector = self._changeable(access, uuid)
+            schemas = [self._load(s) for s in connector.delete(access.actor, cascade=cascade)]
+            for schema in schemas:
+                schema.delete(access.actor)
+            self._save(connector, *schemas)
+            return connector.state
+
+        return self._retrying(attempt)
 
     def restore_connector(self, access: Access, uuid: UUID) -> ConnectorState:
         """Bring back a soft-deleted connector (its schemas are restored one by one)."""
@@ -114,20 +119,25 @@ class ConnectorCommands:
 
     def erase_connector(self, access: Access, uuid: UUID) -> ConnectorState:
         """Erase the connector, its credentials and config, and all its schemas, for good."""
-        connector = self._changeable(access, uuid, deleted_ok=True)
-        name = connector.state.name or ""
-        erased: list[Aggregate] = []
-        for schema_id in connector.erase(access.actor):
-            schema = self._load(schema_id)
-            if schema.state.exists:
-                schema.erase(access.actor)
-                erased.append(schema)
-        entry = self._name_entry(access.actor.tenant, name)
-        released = [entry] if entry is not None and entry.release(connector.id) else []
-        keys = [connector.id, *(s.id for s in erased)]
-        self._save(connector, *erased, *released, **{DESTROY_KEYS: keys})
+
+        def attempt() -> ConnectorState:
+            connector = self._changeable(access, uuid, deleted_ok=True)
+            name = connector.state.name or ""
+            erased: list[Aggregate] = []
+            for schema_id in connector.erase(access.actor):
+                schema = self._load(schema_id)
+                if schema.state.exists:
+                    schema.erase(access.actor)
+                    erased.append(schema)
+            entry = self._name_entry(access.actor.tenant, name)
+            released = [entry] if entry is not None and entry.release(connector.id) else []
+            keys = [connector.id, *(s.id for s in erased)]
+            self._save(connector, *erased, *released, **{DESTROY_KEYS: keys})
+            return connector.state
+
+        state = self._retrying(attempt)
         self._reclaim()
-        return connector.state
+        return state
 
     def connector(self, access: Access, uuid: UUID) -> Connector:
         """A connector the caller may see; 404 for unknown, other tenants' and hidden ones."""

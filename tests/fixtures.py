@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from domain.common import Actor
 from registry.auth import issue_token
+from registry.connectors import Access
 
 if TYPE_CHECKING:
     from registry.service import Registry
@@ -44,6 +45,19 @@ DEVICES: dict[str, Any] = {
 }
 
 
+def connector_body(name: str = "Test connector", **changes: Any) -> dict[str, Any]:
+    """A universal connector the whole tenant can see."""
+    return {"name": name, "type": "universal", "scope": "org",
+            "config": {"baseUrl": "https://api.example.com", "allowedHosts": ["api.example.com"]},
+            **changes}
+
+
+def placed(document: dict[str, Any], tenant: str = "acme") -> dict[str, Any]:
+    """The schema document under a real connector: its ``connectorId`` label ("connector-uuid",
+    "mdm-42"...) is replaced by the id of the tenant's connector of that name."""
+    return {**document, "connectorId": Credentials.connector_id(tenant, document["connectorId"])}
+
+
 def seed_create() -> dict[str, Any]:
     """A fresh copy of the seed's create body."""
     return copy.deepcopy(SEED_CREATE)
@@ -71,16 +85,30 @@ def with_marker(marker: str) -> dict[str, Any]:
 
 
 class Credentials:
-    """Where API tokens for test callers come from: the registry of the running test."""
+    """Where API tokens and connectors for test callers come from: the running test's registry."""
 
     registry: Registry | None = None
     issued: ClassVar[dict[tuple[str, str], str]] = {}
+    connectors: ClassVar[dict[tuple[str, str], str]] = {}
 
     @classmethod
     def use(cls, registry: Registry | None) -> None:
         """Issue tokens from this registry from now on (``None``: none)."""
         cls.registry = registry
         cls.issued.clear()
+        cls.connectors.clear()
+
+    @classmethod
+    def connector_id(cls, tenant: str, label: str) -> str:
+        """The ``cnn_`` id of a real org-wide connector of the tenant, named ``label``,
+        created on first use in a test (schemas must belong to a live connector)."""
+        key = (tenant, label)
+        if key not in cls.connectors:
+            assert cls.registry is not None, "use the 'registry' fixture to create connectors"
+            access = Access(Actor(subject="test-setup", tenant=tenant), roles=("admin",))
+            state = cls.registry.app.create_connector(access, connector_body(label))
+            cls.connectors[key] = state.connector_id
+        return cls.connectors[key]
 
     @classmethod
     def api_token(cls, tenant: str, app_id: str) -> str:

@@ -7,7 +7,7 @@ each event evolves a frozen :class:`ConnectorState` that read models share.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from domain.connectors.errors import (
     ConnectorHasSchemasError,
     ConnectorNotDeletedError,
     ConnectorNotFoundError,
+    ConnectorNotLiveError,
     ConnectorValidationError,
 )
 from domain.connectors.merge_patch import apply_merge_patch
@@ -99,30 +100,42 @@ class Connector(Aggregate):
         self._record(actor, [(ev.CredentialsReplaced,
                               {"credentials": dict(credentials), "auth_type": auth_type})])
 
-    def attach_schema(self, actor: Actor, schema_id: UUID) -> bool:
-        """Record that the connector holds a schema; False when it already did."""
+    def attach_schema(self, actor: Actor, schema_id: UUID) -> None:
+        """A new schema (or one created again after its erase) joins the live connector."""
         state = self.visible_state()
-        if schema_id in state.schemas:
-            return False
-        return self._record(actor, [(ev.SchemaAttached, {"schema_id": schema_id})])
+        if schema_id in state.live_schemas:
+            raise ConnectorValidationError(
+                [Violation("/connectorId", "the connector already holds this schema")])
+        self._record(actor, [(ev.SchemaAttached, {"schema_id": schema_id})])
 
-    def detach_schema(self, actor: Actor, schema_id: UUID) -> bool:
-        """Record that a schema left (it was erased); works on a deleted connector too."""
+    def delete_schema(self, actor: Actor, schema_id: UUID) -> None:
+        """One of its live schemas is soft-deleted."""
+        state = self.visible_state()
+        if schema_id in state.live_schemas:
+            self._record(actor, [(ev.SchemaDeleted, {"schema_id": schema_id})])
+
+    def restore_schema(self, actor: Actor, schema_id: UUID) -> None:
+        """One of its deleted schemas comes back: only under a connector that is not deleted."""
         state = self.live_state()
-        if schema_id not in state.schemas:
-            return False
-        return self._record(actor, [(ev.SchemaDetached, {"schema_id": schema_id})])
+        if state.deleted:
+            raise ConnectorNotLiveError(
+                f"connector {state.connector_id} is deleted; restore the connector first")
+        if schema_id in state.deleted_schemas:
+            self._record(actor, [(ev.SchemaRestored, {"schema_id": schema_id})])
 
-    def delete(self, actor: Actor, cascade: bool = False,
-               live_schemas: Collection[UUID] | None = None) -> tuple[UUID, ...]:
+    def detach_schema(self, actor: Actor, schema_id: UUID) -> None:
+        """A schema it holds was erased; works on a deleted connector too."""
+        state = self.live_state()
+        if schema_id in state.schemas:
+            self._record(actor, [(ev.SchemaDetached, {"schema_id": schema_id})])
+
+    def delete(self, actor: Actor, cascade: bool = False) -> tuple[UUID, ...]:
         """Soft-delete; refuses while live schemas remain, unless ``cascade``.
 
-        ``live_schemas`` are those of the connector's schemas that are not soft-deleted (the
-        registry reads them from the Schema aggregates); by default every held schema is
-        live. Returns the schemas the caller must soft-delete with it (empty unless cascade).
+        Returns the live schemas the caller must soft-delete in the same save (cascade only).
         """
         state = self.visible_state()
-        live = tuple(s for s in state.schemas if live_schemas is None or s in live_schemas)
+        live = state.live_schemas
         if live and not cascade:
             raise ConnectorHasSchemasError([encode_schema_id(s) for s in live])
         self._record(actor, [(ev.Deleted, {"cascade": cascade})])

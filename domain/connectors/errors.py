@@ -36,6 +36,10 @@ class ConnectorNotDeletedError(RegistryError):
     """Restore was asked for a connector that is not deleted."""
 
 
+class ConnectorNotLiveError(RegistryError):
+    """A schema change needs its connector live, and the connector is deleted."""
+
+
 class ConnectorExistsError(RegistryError):
     """A connector with that id was already created."""
 

@@ -19,14 +19,17 @@ from domain.connectors.lifecycle import (
     Erased,
     Restored,
     SchemaAttached,
+    SchemaDeleted,
     SchemaDetached,
+    SchemaRestored,
 )
 from domain.connectors.state import SCALAR_FIELDS, ConnectorState
 
 __all__ = [
     "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectorEvent", "Created",
     "CredentialsReplaced", "Deleted", "Disabled", "Enabled", "Erased", "FieldChanged",
-    "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDetached", "ScopeChanged",
+    "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDeleted", "SchemaDetached",
+    "SchemaRestored", "ScopeChanged",
     "SharedWithUser", "TagAdded", "TagRemoved", "UnsharedWithUser", "change_texts", "render",
 ]
 

@@ -31,6 +31,16 @@ def decode_connector_id(text: str) -> uuid.UUID | None:
     return decode_prefixed(CONNECTOR_ID_PREFIX, text)
 
 
+def canonical_connector_id(text: str) -> str:
+    """The ``cnn_`` form of a connector id given in either form; any other text unchanged.
+
+    A schema records its connector in this form, and its id is derived from it, so the id
+    generators give the same schema id whichever form a collector holds.
+    """
+    uuid = decode_connector_id(text)
+    return text if uuid is None else encode_connector_id(uuid)
+
+
 def normalise_name(name: str) -> str:
     """The form two names are compared in: casefolded, trimmed, inner whitespace collapsed.
 

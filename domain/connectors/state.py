@@ -98,6 +98,14 @@ class ConnectorState:
     documentation_url: str | None = None
     image_url: str | None = None
     schemas: tuple[UUID, ...] = ()
+    """Every schema the connector holds, soft-deleted ones included (an erase takes them all)."""
+    deleted_schemas: tuple[UUID, ...] = ()
+    """The held schemas that are soft-deleted."""
+
+    @property
+    def live_schemas(self) -> tuple[UUID, ...]:
+        """The held schemas that are not soft-deleted: the connector's ``schemaCount``."""
+        return tuple(s for s in self.schemas if s not in self.deleted_schemas)
 
     @property
     def exists(self) -> bool:

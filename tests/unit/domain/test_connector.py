@@ -16,6 +16,7 @@ from domain.connectors.errors import (
     ConnectorErasedError,
     ConnectorHasSchemasError,
     ConnectorNotDeletedError,
+    ConnectorNotLiveError,
     ConnectorValidationError,
 )
 from domain.connectors.events import change_texts
@@ -180,10 +181,13 @@ def test_no_secret_leaks_outside_the_credentials_field() -> None:
 def test_schemas_attach_detach_and_delete_needs_cascade() -> None:
     connector = created()
     first, second = uuid.uuid4(), uuid.uuid4()
-    assert connector.attach_schema(BOB, first) and connector.attach_schema(BOB, second)
-    assert connector.attach_schema(BOB, first) is False
+    connector.attach_schema(BOB, first)
+    connector.attach_schema(BOB, second)
+    with pytest.raises(ConnectorValidationError):
+        connector.attach_schema(BOB, first)
     assert texts(connector) == [f"Attached schema: {encode_schema_id(first)}",
                                 f"Attached schema: {encode_schema_id(second)}"]
+    assert connector.state.live_schemas == (first, second)
     with pytest.raises(ConnectorHasSchemasError) as raised:
         connector.delete(BOB)
     assert raised.value.schema_ids == [encode_schema_id(first), encode_schema_id(second)]
@@ -191,15 +195,33 @@ def test_schemas_attach_detach_and_delete_needs_cascade() -> None:
     assert connector.delete(BOB, cascade=True) == (first, second)
     assert texts(connector) == ["Deleted"]
     assert connector.state.deleted and connector.state.status == "deleted"
+    assert connector.state.live_schemas == () and connector.state.schemas == (first, second)
 
 
-def test_delete_counts_only_live_schemas_and_detach_empties() -> None:
+def test_schema_delete_restore_and_erase_are_recorded_and_only_live_ones_block() -> None:
     connector = created()
-    schema = uuid.uuid4()
-    connector.attach_schema(BOB, schema)
-    assert connector.delete(BOB, live_schemas=set()) == ()
-    assert connector.detach_schema(BOB, schema) is True
-    assert connector.detach_schema(BOB, schema) is False
+    kept, gone = uuid.uuid4(), uuid.uuid4()
+    connector.attach_schema(BOB, kept)
+    connector.attach_schema(BOB, gone)
+    connector.delete_schema(BOB, gone)
+    connector.delete_schema(BOB, gone)  # already deleted: nothing more to record
+    assert connector.state.live_schemas == (kept,)
+    connector.restore_schema(BOB, gone)
+    assert [e.text() for e in connector.collect_events()[2:]] == [
+        f"Deleted schema: {encode_schema_id(gone)}", f"Restored schema: {encode_schema_id(gone)}"]
+    connector.delete_schema(BOB, gone)
+    connector.delete_schema(BOB, kept)
+    assert connector.state.live_schemas == ()
+    connector.detach_schema(BOB, gone)
+    connector.detach_schema(BOB, gone)
+    assert connector.state.schemas == (kept,)
+    assert texts(connector) == [
+        f"Deleted schema: {encode_schema_id(gone)}", f"Deleted schema: {encode_schema_id(kept)}",
+        f"Erased schema: {encode_schema_id(gone)}"]
+    assert connector.delete(BOB) == ()
+    with pytest.raises(ConnectorNotLiveError):
+        connector.restore_schema(BOB, kept)
+    connector.detach_schema(BOB, kept)  # an erase works under a deleted connector
     assert connector.state.schemas == ()
 
 

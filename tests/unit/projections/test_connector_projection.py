@@ -198,6 +198,9 @@ def test_schema_count_follows_attach_and_detach(db: Database) -> None:
     project(db, connector)
     queries = ConnectorQueries(db)
     assert queries.schema_count("acme", connector.id) == 1
+    connector.delete_schema(ALICE, second)
+    project(db, connector)
+    assert queries.schema_count("acme", connector.id) == 0
     assert queries.get("acme", connector.id) == connector.state
     assert queries.schema_count("acme", uuid.uuid4()) == 0
 
@@ -215,7 +218,8 @@ def test_every_state_attribute_survives_a_row() -> None:
         oauth_token_expires_at=moment, enabled=False, sync_status="error", last_sync_at=moment,
         consecutive_errors=3, last_error="boom", metrics={"rows": 5}, event_types=("e",),
         webhook_endpoint_id="w", tags={"t": "v"}, public=True, documentation_url="https://d",
-        image_url="https://i", schemas=(uuid.uuid4(),), source="s", source_type="system",
+        image_url="https://i", schemas=(held := uuid.uuid4(),), deleted_schemas=(held,),
+        source="s", source_type="system",
         schema_version=2,
     )
     defaults = ConnectorState(id=state.id)
@@ -308,7 +312,7 @@ def test_a_rebuild_gives_the_live_tables(tmp_path: Path) -> None:
 def test_the_registry_builds_the_tables_and_filters_tags_on_each_backend(
     registry: Registry,
 ) -> None:
-    assert "connectors:1" in registry.projector.layout
+    assert "connectors:2" in registry.projector.layout
     tagged = Connector.create(ALICE, uuid.uuid4(), seed_s3(tags={"team": "data", "area:eu": "x"}))
     plain = Connector.create(ALICE, uuid.uuid4(), seed_s3(name="Plain", enabled=False))
     project(registry.db, tagged, plain)
