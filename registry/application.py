@@ -228,8 +228,8 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
         def attempt() -> SchemaState:
             schema = self._get(uuid, access.actor.tenant, connector_id)
-            schema.delete(access.actor)
             connector = self._connector_of(access, schema)
+            schema.delete(access.actor)
             connector.delete_schema(access.actor, uuid)
             self._save(schema, connector)
             return schema.state
@@ -241,8 +241,8 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
         def attempt() -> SchemaState:
             schema = self._get(uuid, access.actor.tenant, connector_id)
-            schema.restore(access.actor)
             connector = self._connector_of(access, schema)
+            schema.restore(access.actor)
             connector.restore_schema(access.actor, uuid)
             self._save(schema, connector)
             return schema.state
@@ -255,8 +255,8 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
         def attempt() -> SchemaState:
             schema = self._get(uuid, access.actor.tenant, connector_id)
-            schema.erase(access.actor)
             connector = self._connector_of(access, schema)
+            schema.erase(access.actor)
             connector.detach_schema(access.actor, uuid)
             self._save(schema, connector, **{DESTROY_KEYS: [uuid]})
             return schema.state
@@ -291,8 +291,9 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         return connector
 
     def _connector_of(self, access: Access, schema: Schema) -> Connector:
-        """The connector holding a schema; only callers who can see it change its schemas."""
-        state = schema.state
+        """The connector holding a live schema; only callers who can see it change its
+        schemas. An erased schema answers its own error first."""
+        state = schema.live_state()
         uuid = decode_connector_id(state.connector_id or "")
         if uuid is None:
             raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)

@@ -72,7 +72,7 @@ def with_marker(marker: str) -> dict[str, Any]:
     """A schema whose name, field names and descriptions all carry ``marker``."""
     return {
         "name": f"Schema {marker}",
-        "connectorId": f"conn-{marker}",
+        "connectorId": "marker-connector",
         "entityType": "account",
         "key": f"key-{marker}",
         "fields": [
@@ -158,6 +158,9 @@ def content_snapshot(registry: Registry) -> dict[str, Any]:
         return {
             "schemas": cur.all("SELECT * FROM registry_schemas ORDER BY uuid"),
             "versions": cur.all("SELECT * FROM registry_schema_versions ORDER BY uuid, version"),
+            "connectors": cur.all("SELECT * FROM registry_connectors ORDER BY uuid"),
+            "connector_versions": cur.all(
+                "SELECT * FROM registry_connector_versions ORDER BY uuid, version"),
             "tokens": cur.all("SELECT token_id, revoked_at FROM registry_api_tokens"
                               " ORDER BY token_id"),
         }
@@ -167,3 +170,12 @@ def jwt_only(tenant: str = "acme", roles: tuple[str, ...] = ("admin",)) -> dict[
     """Only the bearer JWT, no API token."""
     token = issue_token(SECRET, tenant=tenant, subject="admin-1", roles=roles)
     return {"Authorization": f"Bearer {token}"}
+
+
+AS_ADMIN = Access(ADMIN, roles=("admin",))
+"""The tenant admin as the application's commands take a caller."""
+
+
+def cid(label: str = "connector-uuid", tenant: str = "acme") -> str:
+    """The id of the tenant's test connector named ``label`` (see :func:`placed`)."""
+    return Credentials.connector_id(tenant, label)

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 from registry.service import Registry
-from tests.fixtures import API, SECRET, content_snapshot, headers, seed_create
+from tests.fixtures import API, SECRET, cid, content_snapshot, headers, placed, seed_create
 
 Client = TestClient[Any]
 H = headers()
@@ -45,8 +45,9 @@ BAD_AUTH = {
 def test_bad_credentials_are_401_and_write_nothing(
     client: Client, registry: Registry, case: str
 ) -> None:
+    document = placed(seed_create())
     before = content_snapshot(registry)
-    response = client.post(f"{API}/schemas", json=seed_create(), headers=BAD_AUTH[case])
+    response = client.post(f"{API}/schemas", json=document, headers=BAD_AUTH[case])
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -55,7 +56,7 @@ def test_bad_credentials_are_401_and_write_nothing(
 
 
 def _existing(client: Client) -> str:
-    return str(client.post(f"{API}/schemas", json=seed_create(), headers=H).json()["id"])
+    return str(client.post(f"{API}/schemas", json=placed(seed_create()), headers=H).json()["id"])
 
 
 BIG = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
@@ -86,6 +87,15 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("missing connectorId", "POST", "/schemas", {"json": {k: v for k, v in seed_create().items()
                                                           if k != "connectorId"}}, 422,
      "validation-failed"),
+    ("connectorId not a connector id", "POST", "/schemas", {"json": seed_create() | {
+        "key": "k3", "connectorId": "no-such-connector"}}, 422, "validation-failed"),
+    ("unknown connector", "POST", "/schemas", {"json": seed_create() | {
+        "key": "k3", "connectorId": "cnn_00000000000000000000000000"}}, 422,
+     "validation-failed"),
+    ("another tenant's connector", "POST", "/schemas", {"json": seed_create() | {
+        "key": "k3", "connectorId": "{other}"}}, 422, "validation-failed"),
+    ("connectorId not a string", "POST", "/schemas", {"json": seed_create() | {
+        "key": "k3", "connectorId": 7}}, 422, "validation-failed"),
     ("name too long", "POST", "/schemas", {"json": seed_create() | {"name": "n" * 5000}}, 422,
      "validation-failed"),
     ("huge body", "POST", "/schemas", {"content": BIG, "headers": JSON}, 413, "body-too-large"),
@@ -96,7 +106,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("malformed id", "GET", "/schemas/%00%ff", {}, 404, "schema-not-found"),
     ("unknown id put", "PUT", "/schemas/sch_00000000000000000000000000",
      {"json": seed_create()}, 404, "schema-not-found"),
-    ("unknown id erase", "DELETE", "/schemas/connector-uuid/sch_00000000000000000000000000/erase",
+    ("unknown id erase", "DELETE", "/schemas/{cid}/sch_00000000000000000000000000/erase",
      {}, 404, "schema-not-found"),
     ("stale if-match", "PUT", "/schemas/{id}", {"json": seed_create() | {"name": "x"},
                                                "headers": {"If-Match": '"5"'}}, 412,
@@ -110,7 +120,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("forged cursor", "GET", "/schemas?cursor=djE6c2NoX3h4", {}, 422, "invalid-parameter"),
     ("bad flag", "GET", "/schemas?includeDeleted=maybe", {}, 422, "invalid-parameter"),
     ("existing key", "POST", "/schemas", {"json": seed_create()}, 409, "schema-exists"),
-    ("restore live", "POST", "/schemas/connector-uuid/{id}/restore", {}, 409,
+    ("restore live", "POST", "/schemas/{cid}/{id}/restore", {}, 409,
      "schema-not-deleted"),
     ("deeply nested json", "POST", "/schemas", {"content": b"[" * 200000 + b"]" * 200000,
                                                 "headers": JSON}, 400, "malformed-request"),
@@ -143,12 +153,17 @@ def test_bad_requests_get_a_problem_and_change_nothing(
     _, method, path, shared, status, slug = case
     kwargs = dict(shared)  # the table is shared by both backends' runs
     schema_id = _existing(client)
-    before_content = content_snapshot(registry)
     before = client.get(f"{API}/schemas/{schema_id}/history", headers=H).json()
 
+    document = kwargs.get("json")
+    if isinstance(document, dict) and document.get("connectorId") == "{other}":
+        kwargs["json"] = document | {"connectorId": cid(tenant="other-tenant")}
+    elif isinstance(document, dict) and document.get("connectorId") == "connector-uuid":
+        kwargs["json"] = placed(document)
+    before_content = content_snapshot(registry)
     request_headers = {**H, **kwargs.pop("headers", {})}
-    response = client.request(method, API + path.format(id=schema_id), headers=request_headers,
-                              **kwargs)
+    response = client.request(method, API + path.format(id=schema_id, cid=cid()),
+                              headers=request_headers, **kwargs)
 
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -176,7 +191,7 @@ def test_a_token_request_that_is_not_utf8_is_a_400(client: Client, registry: Reg
 @pytest.mark.parametrize("value", ["TRUE", "True", "true", "1"])
 def test_include_deleted_takes_any_case(client: Client, value: str) -> None:
     schema_id = _existing(client)
-    client.delete(f"{API}/schemas/connector-uuid/{schema_id}", headers=H)
+    client.delete(f"{API}/schemas/{cid()}/{schema_id}", headers=H)
     response = client.get(f"{API}/schemas/{schema_id}", params={"includeDeleted": value},
                           headers=H)
     assert response.status_code == 200, response.text

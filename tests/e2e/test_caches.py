@@ -20,7 +20,7 @@ import pytest
 from registry.auth import issue_token
 from registry.service import Registry
 from tests.conftest import Backend
-from tests.fixtures import API, SECRET, Credentials, seed_create
+from tests.fixtures import API, SECRET, Credentials, cid, placed, seed_create
 from tests.support.servers import environment, serving
 
 REVOCATION_BOUND = 0.5  # Settings.follow_interval, documented in docs/security.md
@@ -44,17 +44,17 @@ def test_updated_and_erased_schemas_are_never_served_stale(
 ) -> None:
     writer, reader = two_servers
     auth = _headers(Credentials.api_token("acme", "cache-test"))
-    created = httpx.post(f"{writer}{API}/schemas", json=seed_create(), headers=auth)
+    created = httpx.post(f"{writer}{API}/schemas", json=placed(seed_create()), headers=auth)
     assert created.status_code == 201, created.text
     url = f"{API}/schemas/{created.json()['id']}"
     assert httpx.get(f"{reader}{url}", headers=auth).json()["name"] == "Custom REST API"
 
-    renamed = httpx.put(f"{writer}{url}", json=seed_create() | {"name": "Renamed"}, headers=auth)
+    renamed = httpx.put(f"{writer}{url}", json=placed(seed_create()) | {"name": "Renamed"}, headers=auth)
     assert renamed.status_code == 200, renamed.text
     again = httpx.get(f"{reader}{url}", headers=auth)  # no wait: the next read is current
     assert (again.json()["name"], again.headers["etag"]) == ("Renamed", '"2"')
 
-    erase = httpx.delete(f"{writer}{API}/schemas/connector-uuid/{created.json()['id']}/erase",
+    erase = httpx.delete(f"{writer}{API}/schemas/{cid()}/{created.json()['id']}/erase",
                          headers=auth)
     assert erase.status_code == 204, erase.text
     gone = httpx.get(f"{reader}{url}", headers=auth)

@@ -18,7 +18,7 @@ import pytest
 from registry.auth import ROLES, TokenVerifier
 from registry.service import Registry
 from tests.conftest import Backend
-from tests.fixtures import ADMIN, API, SECRET, seed_create
+from tests.fixtures import API, AS_ADMIN, SECRET, cid, placed, seed_create
 
 REGISTRY = [sys.executable, "-m", "registry.cli"]
 
@@ -82,9 +82,9 @@ def test_token_refuses_unknown_roles_and_a_ttl_below_one_second(
 
 
 def test_projections_rebuild(backend: Backend, registry: Registry) -> None:
-    state = registry.app.create_schema(ADMIN, seed_create())
-    registry.app.erase_schema(ADMIN, "connector-uuid", state.id)
-    registry.app.create_schema(ADMIN, seed_create())
+    state = registry.app.create_schema(AS_ADMIN, placed(seed_create()))
+    registry.app.erase_schema(AS_ADMIN, cid(), state.id)
+    registry.app.create_schema(AS_ADMIN, placed(seed_create()))
     with registry.db.transaction(write=False) as cur:
         before = cur.all("SELECT * FROM registry_schema_versions ORDER BY version")
     result = run(["projections", "rebuild"], environment(backend))
@@ -172,7 +172,7 @@ def test_a_real_server_over_http(server: str, registry: Registry) -> None:
     with httpx.Client(base_url=server, timeout=30, transport=httpx.HTTPTransport(retries=5)) as c:
         assert c.get("/health").json() == {"status": "ok"}
         assert c.get(f"{API}/schemas").status_code == 401
-        created = c.post(f"{API}/schemas", json=seed_create(), headers=headers())
+        created = c.post(f"{API}/schemas", json=placed(seed_create()), headers=headers())
         assert created.status_code == 201
         schema_id = created.json()["id"]
         assert c.get(f"{API}/schemas/{schema_id}", headers=headers()).json()["version"] == 1

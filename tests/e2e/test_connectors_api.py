@@ -8,9 +8,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from api.models import ConnectorOut
-from domain.common import Actor
 from domain.connectors.ids import decode_connector_id
-from registry.connectors import Access
 from registry.service import Registry
 from tests.fixtures import API, headers, seed_create
 
@@ -176,15 +174,16 @@ def test_delete_restore_and_erase(client: Client, registry: Registry) -> None:
     connector_id = create(client, s3())
     uuid = decode_connector_id(connector_id)
     assert uuid is not None
-    schema = registry.app.create_schema(Actor("owner-1", "acme"),
-                                        seed_create() | {"connectorId": connector_id})
-    # Schemas are attached by the application (there is no attach route yet).
-    connector = registry.app.connector(Access(Actor("owner-1", "acme")), uuid)
-    connector.attach_schema(Actor("owner-1", "acme"), schema.id)
-    registry.app._save(connector)
+    made = client.post(f"{API}/schemas", json=seed_create() | {"connectorId": str(uuid)},
+                       headers=OWNER)
+    assert made.status_code == 201, made.text
+    schema_id = made.json()["id"]
+    assert client.get(f"{API}/schemas/{schema_id}", headers=H).json()["connectorId"] == (
+        connector_id)  # the UUID form is stored as the cnn_ id
+    assert client.get(f"{PATH}/{connector_id}", headers=OWNER).json()["schemaCount"] == 1
     held = client.delete(f"{PATH}/{connector_id}", headers=OWNER)
     assert held.status_code == 409 and problem_type(held) == "connector-has-schemas"
-    assert held.json()["schemaIds"] == [schema.schema_id]
+    assert held.json()["schemaIds"] == [schema_id]
 
     deleted = client.delete(f"{PATH}/{connector_id}", params={"cascade": "true"},
                             headers=OWNER)
@@ -197,13 +196,22 @@ def test_delete_restore_and_erase(client: Client, registry: Registry) -> None:
     assert client.get(PATH, headers=OWNER).json()["connectors"] == []
     listed = client.get(PATH, params={"includeDeleted": "true"}, headers=OWNER).json()
     assert [c["id"] for c in listed["connectors"]] == [connector_id]
-    assert client.get(f"{API}/schemas/{schema.schema_id}", headers=H).status_code == 404
+    assert client.get(f"{API}/schemas/{schema_id}", headers=H).status_code == 404
+    orphan = client.post(f"{API}/schemas/{connector_id}/{schema_id}/restore", headers=OWNER)
+    assert orphan.status_code == 409 and problem_type(orphan) == "connector-not-live"
+    late = client.post(f"{API}/schemas", json=seed_create() | {"key": "late",
+                       "connectorId": connector_id}, headers=OWNER)
+    assert late.status_code == 422 and late.json()["errors"][0]["pointer"] == "/connectorId"
 
     restored = client.post(f"{PATH}/{connector_id}/restore", headers=OWNER)
     assert restored.status_code == 200, restored.text
     assert restored.json()["deleted"] is False and restored.json()["status"] == "active"
     again = client.post(f"{PATH}/{connector_id}/restore", headers=OWNER)
     assert again.status_code == 409 and problem_type(again) == "connector-not-deleted"
+    assert restored.json()["schemaCount"] == 0  # its schemas come back one by one
+    back = client.post(f"{API}/schemas/{connector_id}/{schema_id}/restore", headers=OWNER)
+    assert back.status_code == 200, back.text
+    assert client.get(f"{PATH}/{connector_id}", headers=OWNER).json()["schemaCount"] == 1
 
     denied = client.delete(f"{PATH}/{connector_id}/erase", headers=OWNER)
     assert denied.status_code == 403
@@ -215,6 +223,7 @@ def test_delete_restore_and_erase(client: Client, registry: Registry) -> None:
         assert problem_type(response) == "connector-erased"
     history = client.get(f"{PATH}/{connector_id}/history", headers=H).json()["history"]
     assert history[0]["changes"] == ["Erased"]
+    assert client.get(f"{API}/schemas/{schema_id}", headers=H).status_code == 410
     assert client.delete(f"{PATH}/{connector_id}/erase", headers=H).status_code == 410
     assert client.post(PATH, json=s3(), headers=OWNER).status_code == 201  # name released
 

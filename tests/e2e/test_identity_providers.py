@@ -21,7 +21,7 @@ from api.app import create_app
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
 from tests.conftest import Backend
-from tests.fixtures import API, Credentials, content_snapshot
+from tests.fixtures import API, Credentials, cid, content_snapshot
 
 ISSUER = "https://idp.example.test/"
 AUDIENCE = "connector-schema-registry"
@@ -70,7 +70,7 @@ def token(keys: dict[str, Any], kid: str, **claims: Any) -> str:
 def call(client: TestClient[Any], bearer: str) -> Any:
     api_token = Credentials.api_token("acme", "idp-app")
     return client.post(f"{API}/schemas", json={
-        "name": "IdP", "connectorId": "c", "entityType": "account",
+        "name": "IdP", "connectorId": cid("c"), "entityType": "account",
         "fields": [{"name": "id", "type": "string", "primary": True}],
     }, headers={"Authorization": f"Bearer {bearer}", "X-API-Token": api_token})
 
@@ -89,6 +89,7 @@ def test_tokens_the_provider_did_not_mean_for_us_are_refused(
     claims: dict[str, Any], kid: str,
 ) -> None:
     Credentials.api_token("acme", "idp-app")
+    cid("c")
     before = content_snapshot(registry)
     claims = {k: v for k, v in claims.items() if v is not None}
     bearer = token(keys, kid, **claims)

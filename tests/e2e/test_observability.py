@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 from domain.audit import AuditRecord
 from registry.logs import REQUEST_ID, configure_logging
 from registry.service import Registry
-from tests.fixtures import API, headers, seed_create
+from tests.fixtures import API, headers, placed, seed_create
 
 PROBLEMS = "https://connector-schema-registry.dev/problems/"
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -34,7 +34,7 @@ def _store_unprojected(registry: Registry, count: int) -> None:
 
 
 def test_ready_answers_200_with_the_lag(client: TestClient) -> None:  # type: ignore[type-arg]
-    assert client.post(f"{API}/schemas", json=seed_create(), headers=headers()).status_code == 201
+    assert client.post(f"{API}/schemas", json=placed(seed_create()), headers=headers()).status_code == 201
     response = client.get("/ready")
     assert response.status_code == 200
     body = response.json()
@@ -122,7 +122,7 @@ def test_log_lines_are_json_with_the_request_id_and_no_credentials(
         assert refused.status_code == 401
         failed = client.post(f"{API}/schemas", json={"name": "x"}, headers=auth)
         assert failed.status_code == 422
-        done = client.post(f"{API}/schemas", json=seed_create(),
+        done = client.post(f"{API}/schemas", json=placed(seed_create()),
                            headers={**auth, "X-Request-Id": "log-1"})
         assert done.status_code == 201
     finally:

@@ -22,7 +22,7 @@ from api.app import create_app
 from registry.logs import configure_logging
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
-from tests.fixtures import API, SECRET, Credentials, devices, headers, seed_create
+from tests.fixtures import API, SECRET, Credentials, devices, headers, placed, seed_create
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.postgres
@@ -91,7 +91,7 @@ def test_an_outage_answers_503_at_once_and_the_registry_recovers(
         app = create_app(settings, registry=registry, follow=True)
         with TestClient(app, raise_server_exceptions=False) as client:
             auth = dict(headers())
-            created = client.post(f"{API}/schemas", json=seed_create(), headers=auth)
+            created = client.post(f"{API}/schemas", json=placed(seed_create()), headers=auth)
             assert created.status_code == 201, created.text
             one = f"{API}/schemas/{created.json()['id']}"
             assert client.get(one, headers=auth).status_code == 200
@@ -99,8 +99,8 @@ def test_an_outage_answers_503_at_once_and_the_registry_recovers(
             own_server.halt()
             calls = {
                 "GET": lambda: client.get(one, headers=auth),
-                "POST": lambda: client.post(f"{API}/schemas", json=devices(), headers=auth),
-                "PUT": lambda: client.put(one, json=seed_create() | {"name": "x"}, headers=auth),
+                "POST": lambda: client.post(f"{API}/schemas", json=placed(devices()), headers=auth),
+                "PUT": lambda: client.put(one, json=placed(seed_create()) | {"name": "x"}, headers=auth),
                 "GET list": lambda: client.get(f"{API}/schemas", headers=auth),
             }
             for name, call in calls.items():

@@ -7,8 +7,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from litestar.testing import TestClient
 
+from domain.connectors.ids import decode_connector_id
 from domain.ids import decode_schema_id
-from tests.fixtures import API, devices, headers, seed_create
+from tests.fixtures import API, cid, devices, headers, placed, seed_create
 
 Client = TestClient[Any]
 H = headers()
@@ -26,14 +27,14 @@ def problem_type(response: Any) -> str:
 
 
 def test_get_returns_the_document_with_an_etag(client: Client) -> None:
-    schema_id = create(client, devices())
+    schema_id = create(client, placed(devices()))
     response = client.get(f"{API}/schemas/{schema_id}", headers=H)
     assert response.status_code == 200
     body = response.json()
     assert response.headers["etag"] == '"1"'
     assert body["id"] == schema_id
     assert body["key"] == "devices"
-    assert body["connectorId"] == "mdm-42"
+    assert body["connectorId"] == cid("mdm-42")
     assert body["fields"][0] == {"name": "serial", "type": "string", "primary": True,
                                  "required": True, "description": "Hardware serial number"}
     assert body["relationships"] == [{"name": "owner", "target": "account",
@@ -46,43 +47,43 @@ def test_get_returns_the_document_with_an_etag(client: Client) -> None:
 
 
 def test_either_id_form_works_everywhere(client: Client) -> None:
-    schema_id = create(client, seed_create())
+    schema_id = create(client, placed(seed_create()))
     uuid = str(decode_schema_id(schema_id))
     for form in (schema_id, uuid, schema_id.lower()):
         assert client.get(f"{API}/schemas/{form}", headers=H).json()["id"] == schema_id
         assert client.get(f"{API}/schemas/{form}/history", headers=H).status_code == 200
-    assert client.delete(f"{API}/schemas/connector-uuid/{uuid}", headers=H).status_code == 204
+    assert client.delete(f"{API}/schemas/{cid()}/{uuid}", headers=H).status_code == 204
 
 
 def test_generators_predict_the_created_ids(client: Client) -> None:
-    generated = client.get(f"{API}/generate/schema-id/connector-uuid/account", headers=H).json()
-    uuid = client.get(f"{API}/generate/schema-uuid/connector-uuid/account", headers=H).json()
-    assert generated == {"id": generated["id"], "connectorId": "connector-uuid", "key": "account"}
-    created = create(client, seed_create())
+    generated = client.get(f"{API}/generate/schema-id/{cid()}/account", headers=H).json()
+    uuid = client.get(f"{API}/generate/schema-uuid/{cid()}/account", headers=H).json()
+    assert generated == {"id": generated["id"], "connectorId": cid(), "key": "account"}
+    created = create(client, placed(seed_create()))
     assert generated["id"] == created
     assert uuid["uuid"] == str(decode_schema_id(created))
-    other_tenant = client.get(f"{API}/generate/schema-id/connector-uuid/account",
+    other_tenant = client.get(f"{API}/generate/schema-id/{cid()}/account",
                               headers=headers(tenant="globex")).json()
     assert other_tenant["id"] != created
-    bad = client.get(f"{API}/generate/schema-id/connector-uuid/bad%20key", headers=H)
+    bad = client.get(f"{API}/generate/schema-id/{cid()}/bad%20key", headers=H)
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/path/id"
 
 
 def test_create_with_an_existing_key_is_409_with_the_existing_id(client: Client) -> None:
-    schema_id = create(client, seed_create())
-    response = client.post(f"{API}/schemas", json=seed_create() | {"name": "Other"}, headers=H)
+    schema_id = create(client, placed(seed_create()))
+    response = client.post(f"{API}/schemas", json=placed(seed_create()) | {"name": "Other"}, headers=H)
     assert response.status_code == 409
     assert response.json()["existingId"] == schema_id
     assert problem_type(response) == "schema-exists"
 
 
 def test_put_rules(client: Client) -> None:
-    schema_id = create(client, seed_create())
+    schema_id = create(client, placed(seed_create()))
     url = f"{API}/schemas/{schema_id}"
-    same = client.put(url, json=seed_create(), headers=H)
+    same = client.put(url, json=placed(seed_create()), headers=H)
     assert same.json() == {"id": schema_id, "name": "Custom REST API", "status": "unchanged",
                            "version": 1}
-    body = seed_create()
+    body = placed(seed_create())
     del body["connectorId"]
     body["fields"][1]["required"] = True
     stale = client.put(url, json=body, headers={**H, "If-Match": '"0"'})
@@ -90,40 +91,40 @@ def test_put_rules(client: Client) -> None:
     updated = client.put(url, json=body, headers={**H, "If-Match": '"7", "1"'})
     assert updated.status_code == 200 and updated.json()["status"] == "updated"
     assert updated.headers["etag"] == '"2"'
-    moved = client.put(url, json=seed_create() | {"connectorId": "elsewhere"}, headers=H)
+    moved = client.put(url, json=placed(seed_create()) | {"connectorId": "elsewhere"}, headers=H)
     assert moved.status_code == 422 and moved.json()["errors"][0]["pointer"] == "/connectorId"
-    rekeyed = client.put(url, json=seed_create() | {"key": "other"}, headers=H)
+    rekeyed = client.put(url, json=placed(seed_create()) | {"key": "other"}, headers=H)
     assert rekeyed.status_code == 422 and rekeyed.json()["errors"][0]["pointer"] == "/key"
     history = client.get(f"{url}/history", headers=H).json()["history"]
     assert history[0]["changes"] == ["Changed field username: required false -> true"]
 
 
 def test_delete_restore_cycle(client: Client) -> None:
-    schema_id = create(client, seed_create())
+    schema_id = create(client, placed(seed_create()))
     url = f"{API}/schemas/{schema_id}"
     assert client.delete(f"{API}/schemas/wrong/{schema_id}", headers=H).status_code == 404
-    assert client.delete(f"{API}/schemas/connector-uuid/{schema_id}", headers=H).status_code == 204
+    assert client.delete(f"{API}/schemas/{cid()}/{schema_id}", headers=H).status_code == 204
     gone = client.get(url, headers=H)
     assert gone.status_code == 404 and problem_type(gone) == "schema-deleted"
     visible = client.get(url, params={"includeDeleted": "true"}, headers=H)
     assert visible.status_code == 200 and visible.json()["deleted"] is True
-    assert client.put(url, json=seed_create(), headers=H).status_code == 404
-    again = client.delete(f"{API}/schemas/connector-uuid/{schema_id}", headers=H)
+    assert client.put(url, json=placed(seed_create()), headers=H).status_code == 404
+    again = client.delete(f"{API}/schemas/{cid()}/{schema_id}", headers=H)
     assert again.status_code == 404
-    restored = client.post(f"{API}/schemas/connector-uuid/{schema_id}/restore", headers=H)
+    restored = client.post(f"{API}/schemas/{cid()}/{schema_id}/restore", headers=H)
     assert restored.status_code == 200
     assert restored.json() == {"id": schema_id, "name": "Custom REST API", "status": "restored",
                                "version": 3}
-    twice = client.post(f"{API}/schemas/connector-uuid/{schema_id}/restore", headers=H)
+    twice = client.post(f"{API}/schemas/{cid()}/{schema_id}/restore", headers=H)
     assert twice.status_code == 409
     history = client.get(f"{url}/history", headers=H).json()["history"]
     assert [e["changes"] for e in history] == [["Restored"], ["Deleted"], ["Initial creation"]]
 
 
 def test_versions_are_immutable_snapshots(client: Client) -> None:
-    schema_id = create(client, seed_create())
+    schema_id = create(client, placed(seed_create()))
     url = f"{API}/schemas/{schema_id}"
-    body = seed_create() | {"name": "Renamed"}
+    body = placed(seed_create()) | {"name": "Renamed"}
     client.put(url, json=body, headers=H)
     first = client.get(f"{url}/versions/1", headers=H)
     assert first.status_code == 200
@@ -135,15 +136,15 @@ def test_versions_are_immutable_snapshots(client: Client) -> None:
 
 
 def test_erase_then_everything_answers_gone(client: Client) -> None:
-    schema_id = create(client, seed_create())
+    schema_id = create(client, placed(seed_create()))
     url = f"{API}/schemas/{schema_id}"
-    client.put(url, json=seed_create() | {"name": "Second"}, headers=H)
-    assert client.delete(f"{API}/schemas/connector-uuid/{schema_id}/erase",
-                         headers=H).status_code == 204
+    client.put(url, json=placed(seed_create()) | {"name": "Second"}, headers=H)
+    erased = client.delete(f"{API}/schemas/{cid()}/{schema_id}/erase", headers=H)
+    assert erased.status_code == 204, erased.text
     assert client.get(url, headers=H).status_code == 410
     assert client.get(f"{url}/versions/1", headers=H).status_code == 410
-    assert client.put(url, json=seed_create(), headers=H).status_code == 410
-    erase_again = client.delete(f"{API}/schemas/connector-uuid/{schema_id}/erase", headers=H)
+    assert client.put(url, json=placed(seed_create()), headers=H).status_code == 410
+    erase_again = client.delete(f"{API}/schemas/{cid()}/{schema_id}/erase", headers=H)
     assert erase_again.status_code == 410
     (record,) = client.get(f"{url}/history", headers=H).json()["history"]
     assert record["changes"] == ["Erased"] and record["erasedVersions"] == 2
@@ -152,7 +153,7 @@ def test_erase_then_everything_answers_gone(client: Client) -> None:
     listed = client.get(f"{API}/schemas", params={"includeDeleted": "true"}, headers=H).json()
     assert listed["schemas"] == []
 
-    recreated = client.post(f"{API}/schemas", json=seed_create(), headers=H)
+    recreated = client.post(f"{API}/schemas", json=placed(seed_create()), headers=H)
     assert recreated.status_code == 201 and recreated.json()["version"] == 4
     history = client.get(f"{url}/history", headers=H).json()["history"]
     assert [(e["version"], e["changes"]) for e in history] == [
@@ -162,9 +163,9 @@ def test_erase_then_everything_answers_gone(client: Client) -> None:
 def test_list_filters_and_paginates(client: Client) -> None:
     ids = set()
     for index in range(5):
-        body = seed_create() | {"key": f"k{index}", "connectorId": f"c{index % 2}"}
+        body = placed(seed_create() | {"key": f"k{index}", "connectorId": f"c{index % 2}"})
         ids.add(create(client, body))
-    ids.add(create(client, devices()))
+    ids.add(create(client, placed(devices())))
     seen: list[str] = []
     cursor = None
     while True:
@@ -175,11 +176,15 @@ def test_list_filters_and_paginates(client: Client) -> None:
         if cursor is None:
             break
     assert seen == sorted(ids)
-    by_connector = client.get(f"{API}/schemas", params={"connectorId": "c0"}, headers=H).json()
+    by_connector = client.get(f"{API}/schemas", params={"connectorId": cid("c0")},
+                              headers=H).json()
     assert len(by_connector["schemas"]) == 3
+    uuid_form = str(decode_connector_id(cid("c0")))
+    by_uuid = client.get(f"{API}/schemas", params={"connectorId": uuid_form}, headers=H).json()
+    assert by_uuid == by_connector
     by_type = client.get(f"{API}/schemas", params={"entityType": "device"}, headers=H).json()
     assert [s["entityType"] for s in by_type["schemas"]] == ["device"]
-    client.delete(f"{API}/schemas/mdm-42/{by_type['schemas'][0]['id']}", headers=H)
+    client.delete(f"{API}/schemas/{cid('mdm-42')}/{by_type['schemas'][0]['id']}", headers=H)
     assert len(client.get(f"{API}/schemas", headers=H).json()["schemas"]) == 5
     everything = client.get(f"{API}/schemas", params={"includeDeleted": "true"}, headers=H)
     assert len(everything.json()["schemas"]) == 6
@@ -200,13 +205,13 @@ def test_health_and_openapi_need_no_credentials(client: Client) -> None:
     assert "application/problem+json" in erase["responses"]["410"]["content"]
     body = spec["paths"][f"{API}/schemas"]["post"]["requestBody"]["content"]["application/json"]
     validator = Draft202012Validator(body["schema"])
-    assert validator.is_valid(seed_create())
-    assert not validator.is_valid(seed_create() | {"fields": [{"name": "a", "type": "x"}]})
+    assert validator.is_valid(placed(seed_create()))
+    assert not validator.is_valid(placed(seed_create()) | {"fields": [{"name": "a", "type": "x"}]})
     assert "$ref" not in str(body)
 
 
 def test_tenants_are_isolated(client: Client) -> None:
-    schema_id = create(client, seed_create())
+    schema_id = create(client, placed(seed_create()))
     other = headers(tenant="globex")
     random_id = "sch_" + "1" * 26
     for template in ("{api}/schemas/{id}", "{api}/schemas/{id}/history",
@@ -216,11 +221,11 @@ def test_tenants_are_isolated(client: Client) -> None:
         assert theirs.status_code == unknown.status_code == 404
         assert problem_type(theirs) == problem_type(unknown)
     for method, template in (("PUT", "{api}/schemas/{id}"),
-                             ("DELETE", "{api}/schemas/connector-uuid/{id}"),
-                             ("DELETE", "{api}/schemas/connector-uuid/{id}/erase"),
-                             ("POST", "{api}/schemas/connector-uuid/{id}/restore")):
-        response = client.request(method, template.format(api=API, id=schema_id),
-                                  json=seed_create(), headers=other)
+                             ("DELETE", "{api}/schemas/{cid}/{id}"),
+                             ("DELETE", "{api}/schemas/{cid}/{id}/erase"),
+                             ("POST", "{api}/schemas/{cid}/{id}/restore")):
+        response = client.request(method, template.format(api=API, id=schema_id, cid=cid()),
+                                  json=placed(seed_create()), headers=other)
         assert response.status_code == 404, (method, template)
     assert client.get(f"{API}/schemas", headers=other).json()["schemas"] == []
     mine = client.get(f"{API}/schemas/{schema_id}", headers=H)

@@ -22,10 +22,13 @@ from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import (
     API,
+    AS_ADMIN,
     SECRET,
     Credentials,
+    cid,
     headers,
     jwt_only,
+    placed,
     seed_create,
 )
 from tests.fixtures import content_snapshot as snapshot
@@ -78,7 +81,7 @@ def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
 
 def _fresh_schema(registry: Registry, tenant: str = "acme") -> tuple[str, str]:
     key = f"k{uuid.uuid4().hex[:12]}"
-    state = registry.app.create_schema(Actor("setup", tenant), seed_create() | {"key": key})
+    state = registry.app.create_schema(Actor("setup", tenant), placed(seed_create()) | {"key": key})
     return state.schema_id, "connector-uuid"
 
 
@@ -107,9 +110,9 @@ def _request_for(key: str, registry: Registry,
     elif method == "PUT" and "/connectors/" in template:
         body = {"json": s3_connector(f"Replaced {uuid.uuid4().hex[:8]}")}
     elif method == "POST" and template.endswith("/schemas"):
-        body = {"json": seed_create() | {"key": f"new{uuid.uuid4().hex[:8]}"}}
+        body = {"json": placed(seed_create()) | {"key": f"new{uuid.uuid4().hex[:8]}"}}
     elif method == "PUT":
-        body = {"json": seed_create() | {"name": "Renamed"}}
+        body = {"json": placed(seed_create()) | {"name": "Renamed"}}
     elif method == "POST" and template.endswith("api-tokens"):
         body = {"json": {"name": "new token"}}
     return method, path, body
@@ -126,7 +129,7 @@ def test_every_route_with_every_role(client: Client, registry: Registry, role: s
             registry.app.delete_connector(Access(ADMIN, roles=("admin",)), connector,
                                           cascade=False)
         elif method == "POST" and path.endswith("/restore"):
-            registry.app.delete_schema(ADMIN, "connector-uuid",
+            registry.app.delete_schema(AS_ADMIN, cid(),
                                    registry.queries.get("acme", _uuid(path)).id)  # type: ignore[union-attr]
         response = client.request(method, path, headers=caller, **body)
         if role in allowed:
@@ -243,7 +246,7 @@ def test_a_revoked_token_stops_working(client: Client, registry: Registry) -> No
 
 def test_events_carry_the_application_id(client: Client, registry: Registry) -> None:
     caller = headers(app_id="collector-7")
-    created = client.post(f"{API}/schemas", json=seed_create(), headers=caller)
+    created = client.post(f"{API}/schemas", json=placed(seed_create()), headers=caller)
     state = registry.app.repository.get(_uuid(created.headers["location"]))
     events = list(registry.app.events.get(state.id))
     assert [e.app_id for e in events] == ["collector-7"]
@@ -253,9 +256,9 @@ def test_events_carry_the_application_id(client: Client, registry: Registry) -> 
 
 def test_audit_filters_and_pages(client: Client, registry: Registry) -> None:
     for index in range(3):
-        client.post(f"{API}/schemas", json=seed_create() | {"key": f"a{index}"},
+        client.post(f"{API}/schemas", json=placed(seed_create()) | {"key": f"a{index}"},
                     headers=headers(subject="alice", email="alice@example.com"))
-    client.post(f"{API}/schemas", json=seed_create() | {"key": "b"},
+    client.post(f"{API}/schemas", json=placed(seed_create()) | {"key": "b"},
                 headers=headers(subject="bob", email=None))
     auditor = headers(roles=("auditor",))
     by_alice = client.get("/internal/v1/audit", params={"actor": "alice@example.com"},
@@ -292,7 +295,7 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
     connector_id = _fresh_connector(registry)
     theirs, random = schema_id, "sch_" + "7" * 26
-    body: dict[str, Any] = {"json": seed_create()} if method == "PUT" else {}
+    body: dict[str, Any] = {"json": placed(seed_create())} if method == "PUT" else {}
     if "api-tokens" in template:
         theirs, random = token_id, str(uuid.uuid4())
     elif "/connectors/" in template:
@@ -321,8 +324,8 @@ def test_lists_and_generators_are_scoped(client: Client, registry: Registry) -> 
     assert client.get(f"{API}/schemas", headers=intruder).json()["schemas"] == []
     tokens = client.get("/internal/v1/api-tokens", headers=intruder).json()["tokens"]
     assert all(t["tenant"] == "globex" for t in tokens)
-    mine = client.get(f"{API}/generate/schema-id/connector-uuid/account", headers=headers())
-    theirs = client.get(f"{API}/generate/schema-id/connector-uuid/account", headers=intruder)
+    mine = client.get(f"{API}/generate/schema-id/{cid()}/account", headers=headers())
+    theirs = client.get(f"{API}/generate/schema-id/{cid()}/account", headers=intruder)
     assert mine.json()["id"] != theirs.json()["id"]
 
 
@@ -371,13 +374,13 @@ def test_each_state_changing_request_has_exactly_one_audit_record(
 ) -> None:
     """A successful change is recorded in its own transaction, a refused one on its own."""
     editor = headers(roles=("editor",), subject="ed", email="ed@example.com")
-    created = client.post(f"{API}/schemas", json=seed_create() | {"key": "audited"},
+    created = client.post(f"{API}/schemas", json=placed(seed_create()) | {"key": "audited"},
                           headers=editor)
     assert created.status_code == 201
     schema_id = created.json()["id"]
     refused = client.put(f"{API}/schemas/{schema_id}", json={"name": 1}, headers=editor)
     assert refused.status_code == 422
-    unchanged = client.put(f"{API}/schemas/{schema_id}", json=seed_create() | {"key": "audited"},
+    unchanged = client.put(f"{API}/schemas/{schema_id}", json=placed(seed_create()) | {"key": "audited"},
                            headers=editor)
     assert unchanged.json()["status"] == "unchanged"
     rows = registry.audit.page("acme", actor="ed", schema_id=schema_id, before=None, limit=10)

@@ -6,13 +6,13 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.fixtures import API, headers, seed_create
+from tests.fixtures import API, cid, headers, placed, seed_create
 
 Client = TestClient[Any]
 
 
 def test_create_answers_the_seed_body(client: Client) -> None:
-    response = client.post(f"{API}/schemas", json=seed_create(), headers=headers())
+    response = client.post(f"{API}/schemas", json=placed(seed_create()), headers=headers())
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"id", "name", "status", "version"}
@@ -23,8 +23,8 @@ def test_create_answers_the_seed_body(client: Client) -> None:
 
 
 def test_adding_department_by_put_shows_in_history(client: Client) -> None:
-    created = client.post(f"{API}/schemas", json=seed_create(), headers=headers()).json()
-    document = seed_create()
+    created = client.post(f"{API}/schemas", json=placed(seed_create()), headers=headers()).json()
+    document = placed(seed_create())
     document["fields"].append({"name": "department", "type": "string"})
     update = client.put(f"{API}/schemas/{created['id']}", json=document, headers=headers())
     assert update.status_code == 200
@@ -43,9 +43,9 @@ def test_adding_department_by_put_shows_in_history(client: Client) -> None:
 
 
 def test_erase_answers_204_with_no_content(client: Client) -> None:
-    created = client.post(f"{API}/schemas", json=seed_create(), headers=headers()).json()
+    created = client.post(f"{API}/schemas", json=placed(seed_create()), headers=headers()).json()
     response = client.delete(
-        f"{API}/schemas/connector-uuid/{created['id']}/erase", headers=headers()
+        f"{API}/schemas/{cid()}/{created['id']}/erase", headers=headers()
     )
     assert response.status_code == 204
     assert response.content == b""

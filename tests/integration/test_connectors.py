@@ -17,9 +17,11 @@ from domain.connectors.errors import (
     ConnectorHasSchemasError,
     ConnectorNameTakenError,
     ConnectorNotFoundError,
+    ConnectorNotLiveError,
 )
 from domain.connectors.ids import encode_connector_id
-from domain.errors import StaleVersionError
+from domain.connectors.state import ConnectorState
+from domain.errors import SchemaForbiddenError, SchemaValidationError, StaleVersionError
 from registry.connectors import Access
 from registry.service import Registry
 from tests.conftest import Backend
@@ -111,16 +113,48 @@ def test_only_the_owner_or_an_admin_changes_and_other_tenants_see_nothing(
     assert str(other.value) == str(unknown.value)
 
 
+def under(state: ConnectorState, **changes: Any) -> dict[str, Any]:
+    """The seed's schema document under this connector."""
+    return seed_create() | {"connectorId": state.connector_id} | changes
+
+
+def test_schemas_need_a_live_visible_connector_and_are_recorded_by_it(
+    registry: Registry
+) -> None:
+    private = registry.app.create_connector(OWNER, s3())
+    hidden = registry.app.create_schema  # a user-scoped connector is the owner's alone
+    with pytest.raises(SchemaValidationError) as invisible:
+        hidden(STRANGER, under(private))
+    with pytest.raises(SchemaValidationError) as unknown:
+        hidden(STRANGER, seed_create() | {"connectorId": encode_connector_id(uuid.uuid4())})
+    assert invisible.value.violations == unknown.value.violations
+    assert invisible.value.violations[0].pointer == "/connectorId"
+    with pytest.raises(SchemaValidationError):
+        hidden(OTHER_TENANT, under(private))
+
+    schema = registry.app.create_schema(OWNER, under(private))
+    connector = registry.connectors.get("acme", private.id)
+    assert connector is not None and connector.live_schemas == (schema.id,)
+    with pytest.raises(SchemaForbiddenError):
+        registry.app.delete_schema(STRANGER, private.connector_id, schema.id)
+    registry.app.delete_schema(OWNER, private.connector_id, schema.id)
+    connector = registry.connectors.get("acme", private.id)
+    assert connector is not None and connector.live_schemas == ()
+    assert connector.schemas == (schema.id,)
+    registry.app.delete_connector(OWNER, private.id, cascade=False)  # no live schema: allowed
+    with pytest.raises(ConnectorNotLiveError):
+        registry.app.restore_schema(OWNER, private.connector_id, schema.id)
+    with pytest.raises(SchemaValidationError):
+        registry.app.create_schema(OWNER, under(private, key="late"))
+    texts = [entry.changes for entry in registry.connectors.history("acme", private.id)]
+    assert texts[:2] == [["Deleted"], [f"Deleted schema: {schema.schema_id}"]]
+
+
 def test_delete_refuses_while_schemas_are_live_and_cascade_deletes_them(
     registry: Registry
 ) -> None:
     state = registry.app.create_connector(OWNER, s3())
-    schemas = [registry.app.create_schema(OWNER.actor, seed_create() | {
-        "connectorId": state.connector_id, "key": f"k{i}"}) for i in range(2)]
-    connector = registry.app.connector(OWNER, state.id)
-    for schema in schemas:
-        connector.attach_schema(OWNER.actor, schema.id)
-    registry.app._save(connector)
+    schemas = [registry.app.create_schema(OWNER, under(state, key=f"k{i}")) for i in range(2)]
     with pytest.raises(ConnectorHasSchemasError) as live:
         registry.app.delete_connector(OWNER, state.id, cascade=False)
     assert sorted(live.value.schema_ids) == sorted(s.schema_id for s in schemas)
@@ -128,10 +162,15 @@ def test_delete_refuses_while_schemas_are_live_and_cascade_deletes_them(
     for schema in schemas:
         head = registry.queries.head("acme", schema.id)
         assert head is not None and head.status == "deleted"
+        history = registry.queries.history("acme", schema.id)
+        assert history[0].changes == ["Deleted"]
     with pytest.raises(ConnectorDeletedError):
         registry.app.update_connector(OWNER, state.id, {"name": "x"}, None, patch=True)
     restored = registry.app.restore_connector(OWNER, state.id)
-    assert not restored.deleted
+    assert not restored.deleted and restored.live_schemas == ()
+    registry.app.restore_schema(OWNER, state.connector_id, schemas[0].id)
+    current = registry.connectors.get("acme", state.id)
+    assert current is not None and current.live_schemas == (schemas[0].id,)
 
 
 def test_erase_takes_its_schemas_its_secrets_and_its_name(
@@ -140,24 +179,82 @@ def test_erase_takes_its_schemas_its_secrets_and_its_name(
     state = registry.app.create_connector(OWNER, s3())
     kept = registry.app.create_connector(OWNER, s3(name="Kept", config={
         "bucket": "kept-bucket", "region": "eu-west-1"}))
-    schema = registry.app.create_schema(OWNER.actor, seed_create() | {
-        "connectorId": state.connector_id, "name": "Erased accounts"})
-    connector = registry.app.connector(OWNER, state.id)
-    connector.attach_schema(OWNER.actor, schema.id)
-    registry.app._save(connector)
+    schemas = [
+        registry.app.create_schema(OWNER, under(state, name="Erased accounts", fields=[
+            {"name": "fieldQUAGGA", "type": "string", "primary": True}])),
+        registry.app.create_schema(OWNER, under(state, key="groups", name="Erased groups",
+                                                entityType="group")),
+    ]
+    registry.app.delete_schema(OWNER, state.connector_id, schemas[1].id)  # deleted ones go too
+    other = registry.app.create_schema(OWNER, under(kept, name="Kept accounts", fields=[
+        {"name": "fieldOKAPI", "type": "string", "primary": True}]))
 
     registry.app.erase_connector(OWNER, state.id)
 
     with pytest.raises(ConnectorErasedError):
         registry.app.erase_connector(OWNER, state.id)
-    head = registry.queries.head("acme", schema.id)
-    assert head is not None and head.status == "erased"
+    for schema in schemas:
+        head = registry.queries.head("acme", schema.id)
+        assert head is not None and head.status == "erased"
+        assert registry.queries.history("acme", schema.id)[0].changes == ["Erased"]
     dump = backend.dump()
-    for gone in (SECRET, "my-documents", "Erased accounts", "/documents/"):
+    for gone in (SECRET, "my-documents", "Erased accounts", "Erased groups", "fieldQUAGGA",
+                 "/documents/"):
         assert gone not in dump
-    assert "kept-bucket" in dump  # another connector's config stays (in its read model)
+    for there in ("kept-bucket", "Kept accounts", "fieldOKAPI"):
+        assert there in dump  # another connector's config and schemas stay
+    assert registry.queries.head("acme", other.id).status == "active"  # type: ignore[union-attr]
     listed = registry.connectors.page("acme", type=None, provider=None, enabled=None, tag=None,
                                       scope=None, include_deleted=True, after=None, limit=10)
     assert {c.id for c in listed} == {kept.id}
     again = registry.app.create_connector(OWNER, s3())  # the name was released
     assert again.connector_id != encode_connector_id(state.id)
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_schema_creates_racing_a_connector_delete_never_leave_a_live_schema(
+    registry: Registry, round_: int
+) -> None:
+    """Six threads create schemas under one connector while another deletes it (no cascade):
+    whichever wins, no live schema is left under a deleted connector, and every create
+    either landed (and the delete saw it) or was refused."""
+    state = registry.app.create_connector(OWNER, s3(name=f"Racing {round_}"))
+    start = threading.Barrier(7)
+    outcomes: list[str] = []
+
+    def create(index: int) -> None:
+        start.wait()
+        try:
+            registry.app.create_schema(OWNER, under(state, key=f"k{index}"))
+            outcomes.append("created")
+        except SchemaValidationError:
+            outcomes.append("refused")
+
+    def delete() -> None:
+        start.wait()
+        try:
+            registry.app.delete_connector(OWNER, state.id, cascade=False)
+            outcomes.append("deleted")
+        except ConnectorHasSchemasError:
+            outcomes.append("held")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+    threads.append(threading.Thread(target=delete))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 7 and set(outcomes) <= {"created", "refused", "deleted", "held"}
+    connector = registry.connectors.get("acme", state.id)
+    assert connector is not None
+    live = [s for s in registry.queries.page("acme", connector_id=state.connector_id,
+                                             entity_type=None, include_deleted=False,
+                                             after=None, limit=100)]
+    assert len(live) == outcomes.count("created") == len(connector.live_schemas)
+    if connector.deleted:
+        assert live == [] and "deleted" in outcomes
+    else:
+        assert "held" in outcomes and live
+    rebuilt = registry.connectors.get("acme", state.id)
+    registry.rebuild()
+    assert registry.connectors.get("acme", state.id) == rebuilt
