@@ -217,7 +217,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         ]
         if violations:
             raise SchemaValidationError(violations)
-        self._connector_of(access, schema)
+        self._connector_of(access, state.connector_id)
         changed = schema.replace(access.actor, content)
         if changed:
             self._save(schema)
@@ -229,7 +229,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         def attempt() -> SchemaState:
             schema = self._get(uuid, access.actor.tenant, connector_id)
             schema.delete(access.actor)
-            connector = self._connector_of(access, schema)
+            connector = self._connector_of(access, schema.state.connector_id)
             connector.delete_schema(access.actor, uuid)
             self._save(schema, connector)
             return schema.state
@@ -242,7 +242,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         def attempt() -> SchemaState:
             schema = self._get(uuid, access.actor.tenant, connector_id)
             schema.restore(access.actor)
-            connector = self._connector_of(access, schema)
+            connector = self._connector_of(access, schema.state.connector_id)
             connector.restore_schema(access.actor, uuid)
             self._save(schema, connector)
             return schema.state
@@ -255,8 +255,9 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
         def attempt() -> SchemaState:
             schema = self._get(uuid, access.actor.tenant, connector_id)
+            held_by = schema.state.connector_id  # the erase clears it
             schema.erase(access.actor)
-            connector = self._connector_of(access, schema)
+            connector = self._connector_of(access, held_by)
             connector.detach_schema(access.actor, uuid)
             self._save(schema, connector, **{DESTROY_KEYS: [uuid]})
             return schema.state
@@ -290,17 +291,17 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
             raise _bad_connector("the connector was erased") from None
         return connector
 
-    def _connector_of(self, access: Access, schema: Schema) -> Connector:
-        """The connector holding a schema; only callers who can see it change its schemas."""
-        state = schema.state
-        uuid = decode_connector_id(state.connector_id or "")
+    def _connector_of(self, access: Access, connector_id: str | None) -> Connector:
+        """The connector holding a schema (``connector_id``, read before any erase clears it);
+        only callers who can see it change its schemas."""
+        uuid = decode_connector_id(connector_id or "")
         if uuid is None:
             raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
         try:
             return self.connector(access, uuid)
         except ConnectorNotFoundError:
             raise SchemaForbiddenError(
-                f"only callers who can see connector {state.connector_id} may change its "
+                f"only callers who can see connector {connector_id} may change its "
                 "schemas") from None
 
     def _reclaim(self) -> None:
