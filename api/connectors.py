@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.openapi.datastructures import ResponseSpec
 
 from api.access import ADMINS, AUDITORS, EDITORS, READERS, Caller, allow
 from api.bodies import (
@@ -24,10 +25,18 @@ from api.bodies import (
     pack_cursor,
     split_page,
 )
-from api.models import ConnectorList, ConnectorOut, History, connector_out, history_entry
+from api.models import (
+    ConnectorList,
+    ConnectorOut,
+    History,
+    SchemaList,
+    connector_out,
+    history_entry,
+)
 from api.openapi import (
     ConnectorBodyOperation,
     ConnectorPatchOperation,
+    CredentialsBodyOperation,
     connector_responses,
     problems,
 )
@@ -36,10 +45,13 @@ from api.params import (
     Cascade,
     ConnectorCursor,
     ConnectorPathId,
+    Cursor,
     EnabledFilter,
+    EntityTypeFilter,
     IfMatch,
     IfNoneMatch,
     IncludeDeletedConnectors,
+    IncludeDeletedSchemas,
     JsonBody,
     Limit,
     ProviderFilter,
@@ -50,6 +62,7 @@ from api.params import (
 )
 from api.params import Caller as CallerParam
 from api.runtime import read, run
+from api.schemas import schema_page
 from domain.connectors.access import can_see
 from domain.connectors.document import server_stamped
 from domain.connectors.errors import (
@@ -112,6 +125,11 @@ def current(queries: ConnectorQueries, caller: Caller, uuid: UUID,
     return state
 
 
+def _changed_responses() -> dict[int, ResponseSpec]:
+    """The answers of a change with a body and ``If-Match``: the connector, or a problem."""
+    return problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422) | connector_responses()
+
+
 def _respond(state: ConnectorState, status_code: int = 200,
              headers: dict[str, str] | None = None) -> Response[ConnectorOut]:
     return Response(connector_out(state), status_code=status_code,
@@ -119,8 +137,8 @@ def _respond(state: ConnectorState, status_code: int = 200,
 
 
 class ConnectorController(Controller):
-    """``/connectors``: list, read, history, versions, create, patch, replace, delete,
-    restore, erase."""
+    """``/connectors``: list, read, history, versions, its schemas, create, patch, replace,
+    credentials, delete, restore, erase."""
 
     path = CONNECTOR_PATH
     tags = ("connectors",)
@@ -203,6 +221,23 @@ class ConnectorController(Controller):
         headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
         return Response(connector_out(state), headers=headers)
 
+    @get("/{id:str}/schemas", responses=problems(401, 403, 404, 410, 422),
+         summary="List a connector's schemas", opt=allow(READERS))
+    async def list_connector_schemas(
+        self,
+        caller: CallerParam,
+        id: ConnectorPathId,
+        entity_type: EntityTypeFilter = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        include_deleted: IncludeDeletedSchemas = False,
+    ) -> SchemaList:
+        """The schemas of a connector the caller may see, as the schema list pages them."""
+        state = await read(caller.registry, current, caller.registry.connectors, caller,
+                           connector_uuid_param(id), include_deleted)
+        return await schema_page(caller, state.connector_id, entity_type, limit, cursor,
+                                 include_deleted)
+
     @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422),
           summary="Create a connector", operation_class=ConnectorBodyOperation,
           opt=allow(EDITORS))
@@ -216,9 +251,7 @@ class ConnectorController(Controller):
         state = await run(caller.registry.app.create_connector, caller.access, document)
         return _respond(state, 201, {"Location": f"{CONNECTOR_PATH}/{state.connector_id}"})
 
-    @patch("/{id:str}",
-           responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422)
-           | connector_responses(),
+    @patch("/{id:str}", responses=_changed_responses(),
            summary="Change a connector with a merge patch (RFC 7396)",
            operation_class=ConnectorPatchOperation, opt=allow(EDITORS))
     async def patch_connector(
@@ -231,11 +264,8 @@ class ConnectorController(Controller):
                              patch=True)
         return _respond(state)
 
-    @put("/{id:str}",
-         responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422)
-         | connector_responses(),
-         summary="Replace a connector", operation_class=ConnectorBodyOperation,
-         opt=allow(EDITORS))
+    @put("/{id:str}", responses=_changed_responses(), summary="Replace a connector",
+         operation_class=ConnectorBodyOperation, opt=allow(EDITORS))
     async def replace_connector(
         self, caller: CallerParam, document: JsonBody, id: ConnectorPathId,
         if_match: IfMatch = None,
@@ -245,6 +275,19 @@ class ConnectorController(Controller):
         state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
                              patch=False)
+        return _respond(state)
+
+    @put("/{id:str}/credentials", responses=_changed_responses(),
+         summary="Replace a connector's credentials", operation_class=CredentialsBodyOperation,
+         opt=allow(EDITORS))
+    async def rotate_credentials(
+        self, caller: CallerParam, document: JsonBody, id: ConnectorPathId,
+        if_match: IfMatch = None,
+    ) -> Response[ConnectorOut]:
+        """Store new credentials (one new version, ``Changed credentials``); the answer shows
+        which credential fields are set, never a value."""
+        state = await run(caller.registry.app.rotate_connector_credentials, caller.access,
+                          connector_uuid_param(id), document, if_match_versions(if_match))
         return _respond(state)
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 409, 410, 422),

@@ -116,6 +116,11 @@ def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
     return node
 
 
+def inlined(document: dict[str, Any]) -> Any:
+    """A JSON Schema document made self-contained: its own ``$defs`` inlined, no ``$id``."""
+    return inline_definitions(document, document.get("$defs", {}))
+
+
 def json_body_operation(
     document: dict[str, Any], description: str, *, required: tuple[str, ...] = (),
     media_types: tuple[str, ...] = ("application/json",),
@@ -125,7 +130,7 @@ def json_body_operation(
     ``required`` names properties this operation requires beyond the document's own;
     ``media_types`` are the content types the body may be sent as.
     """
-    raw = inline_definitions(document, document.get("$defs", {}))
+    raw = inlined(document)
     if required:
         raw["required"] = [*raw.get("required", []), *required]
 
@@ -182,9 +187,7 @@ def connector_request_document() -> dict[str, Any]:
     }
     variants = []
     for entry in list_types():
-        config = inline_definitions(entry.config_schema, entry.config_schema.get("$defs", {}))
-        credentials = inline_definitions(entry.credentials_schema,
-                                         entry.credentials_schema.get("$defs", {}))
+        config, credentials = inlined(entry.config_schema), inlined(entry.credentials_schema)
         required = ["name", "type", *(["config"] if config.get("required") else [])]
         variants.append({
             "type": "object", "title": f"{entry.name} connector",
@@ -201,6 +204,25 @@ ConnectorBodyOperation = json_body_operation(
     "A connector document: `name` and `type` (a catalogue type), then the type's `config` and"
     " `credentials` as the catalogue states them (validated strictly; a body that breaks a rule"
     " answers 422 with a pointer to each violation).",
+)
+def credentials_request_document() -> dict[str, Any]:
+    """A credentials rotation body: the credentials of one catalogue type, the connector's.
+
+    The body alone cannot say which type that is, so the document offers every type's
+    credentials schema (``anyOf``: two types may take the same credentials) and the server
+    checks the body against the connector's own.
+    """
+    return {"title": "Credentials",
+            "anyOf": [{**inlined(entry.credentials_schema), "title": f"{entry.name} credentials"}
+                      for entry in list_types()]}
+
+
+CredentialsBodyOperation = json_body_operation(
+    credentials_request_document(),
+    "The connector's new credentials, whole: the object its type's `credentialsSchema` states"
+    " (`GET /internal/v1/connector-types/{type}`). Validated strictly against that type's"
+    " schema; a body that breaks a rule answers 422 with a pointer into this body to each"
+    " violation.",
 )
 ConnectorPatchOperation = json_body_operation(
     {"type": "object", "description": "RFC 7396 merge patch"},

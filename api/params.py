@@ -183,3 +183,8 @@ IncludeDeletedConnectors = Annotated[
     bool,
     QueryParameter(name="includeDeleted", description="true: also soft-deleted connectors"),
 ]
+IncludeDeletedSchemas = Annotated[
+    bool,
+    QueryParameter(name="includeDeleted", description="true: also soft-deleted schemas, and"
+                   " those of a soft-deleted connector (which answers 404 without it)"),
+]

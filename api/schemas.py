@@ -98,6 +98,24 @@ def _visible(uuid: UUID, head: SchemaHead | None, include_deleted: bool) -> Sche
     return head
 
 
+async def schema_page(
+    caller: Caller, connector_id: str | None, entity_type: str | None, limit: int,
+    cursor: str | None, include_deleted: bool,
+) -> SchemaList:
+    """One page of the schema list: the tenant's schemas in id order, filtered (by the
+    ``cnn_`` form of a connector id), at most ``limit``, after the cursor's id.
+
+    Both schema lists answer it: ``/schemas`` and a connector's ``/connectors/{id}/schemas``.
+    """
+    states = await read(
+        caller.registry, caller.registry.queries.page, caller.tenant,
+        connector_id=connector_id, entity_type=entity_type, include_deleted=include_deleted,
+        after=decode_cursor(cursor), limit=limit + 1,
+    )
+    page, next_cursor = split_page(states, limit, lambda s: pack_cursor("schemas", s.schema_id))
+    return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
+
+
 class SchemaController(Controller):
     """``/schemas``: list, read, history, versions, create, update, delete, restore, erase."""
 
@@ -119,15 +137,10 @@ class SchemaController(Controller):
         include_deleted: IncludeDeleted = False,
     ) -> SchemaList:
         """Schemas of the caller's tenant in id order, filtered and paginated."""
-        states = await read(
-            caller.registry, caller.registry.queries.page, caller.tenant,
-            connector_id=None if connector_id is None else canonical_connector_id(connector_id),
-            entity_type=entity_type, include_deleted=include_deleted,
-            after=decode_cursor(cursor), limit=limit + 1,
+        return await schema_page(
+            caller, None if connector_id is None else canonical_connector_id(connector_id),
+            entity_type, limit, cursor, include_deleted,
         )
-        page, next_cursor = split_page(states, limit, lambda s: pack_cursor("schemas",
-                                                                             s.schema_id))
-        return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
 
     @get("/{id:str}", responses=problems(401, 403, 404, 410, 422) | schema_responses(
         not_modified=True), summary="Get a schema",

@@ -89,10 +89,13 @@ class ConnectorCommands:
         return connector.state, changed
 
     def rotate_connector_credentials(
-        self, access: Access, uuid: UUID, credentials: Any
+        self, access: Access, uuid: UUID, credentials: Any,
+        if_match: Collection[int] | None = None,
     ) -> ConnectorState:
-        """Replace a connector's credentials (``Changed credentials``)."""
+        """Replace a connector's credentials (``Changed credentials``); ``if_match`` is checked
+        before the credentials are."""
         connector = self._changeable(access, uuid)
+        _check_version(connector.state, if_match)
         connector.replace_credentials(access.actor, credentials)
         self._save(connector)
         return connector.state

@@ -56,9 +56,14 @@ def validate_config(type_name: str, document: Any) -> list[Violation]:
     return violations
 
 
-def validate_credentials(type_name: str, document: Any) -> list[Violation]:
-    """Every rule ``document`` breaks as the credentials of a ``type_name`` connector."""
-    return _validate(type_name, "credentials", document)
+def validate_credentials(type_name: str, document: Any,
+                         base: str = "/credentials") -> list[Violation]:
+    """Every rule ``document`` breaks as the credentials of a ``type_name`` connector.
+
+    Pointers start with ``base``: ``/credentials`` inside a connector document, ``""`` when
+    the credentials are the whole document (a rotation's body).
+    """
+    return _validate(type_name, "credentials", document, base)
 
 
 def auth_type_of(entry: ConnectorType, credentials: Mapping[str, Any] | None) -> str:
@@ -68,10 +73,12 @@ def auth_type_of(entry: ConnectorType, credentials: Mapping[str, Any] | None) ->
     return entry.default_auth_type
 
 
-def _validate(type_name: str, part: Part, document: Any) -> list[Violation]:
+def _validate(type_name: str, part: Part, document: Any,
+              base: str | None = None) -> list[Violation]:
     if type_name not in _BY_TYPE:
         return [Violation("/type", f"unknown connector type '{type_name}'")]
-    return schema_violations(validator(type_name, part), document, f"/{part}")
+    return schema_violations(validator(type_name, part), document,
+                             f"/{part}" if base is None else base)
 
 
 def schema_violations(checker: Validator, document: Any, base: str = "") -> list[Violation]:

@@ -88,10 +88,13 @@ class Connector(Aggregate):
         return self.replace(actor, document)
 
     def replace_credentials(self, actor: Actor, credentials: Any) -> None:
-        """Store new credentials (a rotation): always one revision, never a shown value."""
+        """Store new credentials (a rotation): always one revision, never a shown value.
+
+        ``credentials`` is the whole document checked, so violations point into it (``/token``).
+        """
         state = self.visible_state()
         assert state.type is not None
-        violations = validate_credentials(state.type, credentials)
+        violations = validate_credentials(state.type, credentials, base="")
         if violations:
             raise ConnectorValidationError(violations)
         entry = get_type(state.type)

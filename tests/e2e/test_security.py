@@ -75,7 +75,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 28
+    assert len(documented) == 30
     assert documented == route_rules(client.app)
 
 
@@ -105,6 +105,8 @@ def _request_for(key: str, registry: Registry,
     body: dict[str, Any] = {}
     if method == "POST" and template.endswith("/connectors"):
         body = {"json": s3_connector(f"New {uuid.uuid4().hex[:8]}")}
+    elif template.endswith("/credentials"):
+        body = {"json": s3_connector("")["credentials"]}
     elif method == "PATCH":
         body = {"json": {"config": {"prefix": "/patched/"}}}
     elif method == "PUT" and "/connectors/" in template:
@@ -302,6 +304,7 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
         theirs, random = connector_id, "cnn_" + "7" * 26
         body = {"json": s3_connector("Intruder")} if method == "PUT" else body
         body = {"json": {"config": {"prefix": "/x/"}}} if method == "PATCH" else body
+        body = {"json": s3_connector("")["credentials"]} if "/credentials" in template else body
     before = snapshot(registry)
     connectors_before = registry.connectors.page("acme", include_deleted=True, limit=100)
     # One request id for both, so that the problem documents may be equal to the byte.
