@@ -206,7 +206,9 @@ def _schema_document() -> dict[str, Any]:
             "connectorId": {
                 "type": "string",
                 "pattern": SLUG,
-                "description": "Required on create. On replace it may be omitted; if sent, it must"
+                "description": "The live connector the schema belongs to, of the caller's tenant"
+                " and visible to the caller: its cnn_ id or that id's UUID form (stored as the"
+                " cnn_ id). Required on create. On replace it may be omitted; if sent, it must"
                 " equal the stored value: it cannot change.",
             },
             "key": {

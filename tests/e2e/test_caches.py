@@ -49,7 +49,8 @@ def test_updated_and_erased_schemas_are_never_served_stale(
     url = f"{API}/schemas/{created.json()['id']}"
     assert httpx.get(f"{reader}{url}", headers=auth).json()["name"] == "Custom REST API"
 
-    renamed = httpx.put(f"{writer}{url}", json=placed(seed_create()) | {"name": "Renamed"}, headers=auth)
+    renamed = httpx.put(f"{writer}{url}", json=placed(seed_create()) | {"name": "Renamed"},
+                        headers=auth)
     assert renamed.status_code == 200, renamed.text
     again = httpx.get(f"{reader}{url}", headers=auth)  # no wait: the next read is current
     assert (again.json()["name"], again.headers["etag"]) == ("Renamed", '"2"')

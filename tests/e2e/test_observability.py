@@ -34,7 +34,8 @@ def _store_unprojected(registry: Registry, count: int) -> None:
 
 
 def test_ready_answers_200_with_the_lag(client: TestClient) -> None:  # type: ignore[type-arg]
-    assert client.post(f"{API}/schemas", json=placed(seed_create()), headers=headers()).status_code == 201
+    created = client.post(f"{API}/schemas", json=placed(seed_create()), headers=headers())
+    assert created.status_code == 201
     response = client.get("/ready")
     assert response.status_code == 200
     body = response.json()
@@ -122,7 +123,8 @@ def test_log_lines_are_json_with_the_request_id_and_no_credentials(
         assert refused.status_code == 401
         failed = client.post(f"{API}/schemas", json={"name": "x"}, headers=auth)
         assert failed.status_code == 422
-        done = client.post(f"{API}/schemas", json=placed(seed_create()),
+        document = placed(seed_create())  # its connector: one more write outside requests
+        done = client.post(f"{API}/schemas", json=document,
                            headers={**auth, "X-Request-Id": "log-1"})
         assert done.status_code == 201
     finally:
@@ -131,11 +133,12 @@ def test_log_lines_are_json_with_the_request_id_and_no_credentials(
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     mine = [line for line in lines if line["logger"] == "registry.test"]
     # One line per write: the token issue (outside requests), the 401's audit record, the
-    # token's first use and the 422's audit record, and the create saved with its own audit
-    # record, each carrying the id of the request it was made in.
+    # token's first use and the 422's audit record, the connector (outside requests), and the
+    # create saved with its own audit record, each carrying the id of the request it was made
+    # in.
     assert [line["request_id"] for line in mine] == seen
-    assert len(seen) == 5 and seen[0] is None and seen[-1] == "log-1"
-    assert None not in seen[1:] and len(set(seen[1:])) == 3
+    assert len(seen) == 6 and seen[0] is None and seen[4] is None and seen[-1] == "log-1"
+    assert None not in seen[1:4] + seen[5:] and len(set(seen[1:4] + seen[5:])) == 3
     assert set(mine[0]) >= {"time", "level", "logger", "message", "request_id"}
     text = stream.getvalue()
     for secret in (auth["Authorization"].removeprefix("Bearer "), auth["X-API-Token"],

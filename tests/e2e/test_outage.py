@@ -96,11 +96,12 @@ def test_an_outage_answers_503_at_once_and_the_registry_recovers(
             one = f"{API}/schemas/{created.json()['id']}"
             assert client.get(one, headers=auth).status_code == 200
 
+            fleet, renamed = placed(devices()), placed(seed_create()) | {"name": "x"}
             own_server.halt()
             calls = {
                 "GET": lambda: client.get(one, headers=auth),
-                "POST": lambda: client.post(f"{API}/schemas", json=placed(devices()), headers=auth),
-                "PUT": lambda: client.put(one, json=placed(seed_create()) | {"name": "x"}, headers=auth),
+                "POST": lambda: client.post(f"{API}/schemas", json=fleet, headers=auth),
+                "PUT": lambda: client.put(one, json=renamed, headers=auth),
                 "GET list": lambda: client.get(f"{API}/schemas", headers=auth),
             }
             for name, call in calls.items():

@@ -26,7 +26,7 @@ from litestar.testing import TestClient
 from domain.ids import encode_schema_id, schema_uuid
 from registry.service import Registry
 from tests.conftest import Backend
-from tests.fixtures import API, headers
+from tests.fixtures import API, Credentials, headers
 
 Client = TestClient[Any]
 Doc = dict[str, Any]
@@ -364,8 +364,11 @@ class Run:
         """The answer to the last command sent."""
         self.caller, self.by = self.headers, ""
         """Who sends the current step: credentials, and the name versions show for them."""
+        self.connectors = {label: Credentials.connector_id(tenant, label) for label in CONNECTORS}
+        """The tenant's real connector for each label of the pool."""
         self.pool: list[Tracked] = []
-        for connector_id, key in POOL:
+        for label, key in POOL:
+            connector_id = self.connectors[label]
             value = schema_uuid(tenant, connector_id, key)
             self.pool.append(Tracked(connector_id, key, encode_schema_id(value), str(value)))
 
@@ -400,7 +403,16 @@ class Run:
         return {row.pop("id"): row for row in rows}
 
     def wrong_cid(self, tracked: Tracked) -> str:
-        return next(c for c in CONNECTORS if c != tracked.connector_id)
+        return next(c for c in self.connectors.values() if c != tracked.connector_id)
+
+    def check_connectors(self) -> None:
+        """Each connector shows exactly the model's live schemas of it."""
+        for connector_id in self.connectors.values():
+            live = sorted(t.schema_id for t in self.pool
+                          if t.connector_id == connector_id and t.status == "active")
+            shown = self.client.get(f"/internal/v1/connectors/{connector_id}",
+                                    headers=self.headers).json()
+            assert (sorted(shown["schemas"]), shown["schemaCount"]) == (live, len(live))
 
     # Steps -----------------------------------------------------------------------------------
 
@@ -801,6 +813,7 @@ def test_random_command_sequences_match_the_model(
         for step in sequence:
             driver.step(step)
         driver.check()
+        driver.check_connectors()
         before = snapshot(registry)
         position = registry.projector.position()
         assert registry.rebuild() == position

@@ -71,7 +71,8 @@ def test_generators_predict_the_created_ids(client: Client) -> None:
 
 def test_create_with_an_existing_key_is_409_with_the_existing_id(client: Client) -> None:
     schema_id = create(client, placed(seed_create()))
-    response = client.post(f"{API}/schemas", json=placed(seed_create()) | {"name": "Other"}, headers=H)
+    response = client.post(f"{API}/schemas", json=placed(seed_create()) | {"name": "Other"},
+                           headers=H)
     assert response.status_code == 409
     assert response.json()["existingId"] == schema_id
     assert problem_type(response) == "schema-exists"

@@ -81,8 +81,11 @@ def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
 
 def _fresh_schema(registry: Registry, tenant: str = "acme") -> tuple[str, str]:
     key = f"k{uuid.uuid4().hex[:12]}"
-    state = registry.app.create_schema(Actor("setup", tenant), placed(seed_create()) | {"key": key})
-    return state.schema_id, "connector-uuid"
+    connector = cid(tenant=tenant)
+    access = Access(Actor("setup", tenant), roles=("admin",))
+    state = registry.app.create_schema(access, seed_create() | {"key": key,
+                                                                "connectorId": connector})
+    return state.schema_id, connector
 
 
 def _fresh_connector(registry: Registry, owner: str = "setup", tenant: str = "acme") -> str:
@@ -100,7 +103,7 @@ def _request_for(key: str, registry: Registry,
     ids = {"api-tokens": token_id, "connectors": _fresh_connector(registry, subject)}
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
-        cid=connector, connector="connector-uuid", version="1", type="s3",
+        cid=connector, connector=connector, version="1", type="s3",
     )
     body: dict[str, Any] = {}
     if method == "POST" and template.endswith("/connectors"):
@@ -383,7 +386,8 @@ def test_each_state_changing_request_has_exactly_one_audit_record(
     schema_id = created.json()["id"]
     refused = client.put(f"{API}/schemas/{schema_id}", json={"name": 1}, headers=editor)
     assert refused.status_code == 422
-    unchanged = client.put(f"{API}/schemas/{schema_id}", json=placed(seed_create()) | {"key": "audited"},
+    unchanged = client.put(f"{API}/schemas/{schema_id}",
+                           json=placed(seed_create()) | {"key": "audited"},
                            headers=editor)
     assert unchanged.json()["status"] == "unchanged"
     rows = registry.audit.page("acme", actor="ed", schema_id=schema_id, before=None, limit=10)
