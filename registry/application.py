@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Mapper, Recording
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
@@ -56,7 +56,7 @@ from registry import tokens
 from registry.connectors import Access, ConnectorCommands
 from registry.health import DatabaseUnavailableError
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
-from registry.shredding import DataKeys, ShreddingMapper
+from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
 
 log = logging.getLogger("registry")
 
@@ -133,6 +133,14 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         mapper = ShreddingMapper(transcoder=self.construct_transcoder())
         mapper.keys = DataKeys(database_of(self))
         return mapper
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return ShreddingEventStore(mapper=self.mapper, recorder=self.recorder)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, looking each aggregate's data key up once for all its new events."""
+        with cast(ShreddingMapper, self.mapper).keys.scope():
+            return super().save(*objs, **kwargs)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         # The request's audit record and the read models are written in the events' own
@@ -227,8 +235,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         """Soft-delete a schema of the given connector; the connector records it."""
 
         def attempt() -> SchemaState:
-            schema = self._get(uuid, access.actor.tenant, connector_id)
-            connector = self._connector_of(access, schema)
+            schema, connector = self._held(access, connector_id, uuid)
             schema.delete(access.actor)
             connector.delete_schema(access.actor, uuid)
             self._save(schema, connector)
@@ -240,8 +247,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         """Bring back a soft-deleted schema as a new version; its connector must be live."""
 
         def attempt() -> SchemaState:
-            schema = self._get(uuid, access.actor.tenant, connector_id)
-            connector = self._connector_of(access, schema)
+            schema, connector = self._held(access, connector_id, uuid)
             schema.restore(access.actor)
             connector.restore_schema(access.actor, uuid)
             self._save(schema, connector)
@@ -254,8 +260,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         the connector lets go of it in the same save."""
 
         def attempt() -> SchemaState:
-            schema = self._get(uuid, access.actor.tenant, connector_id)
-            connector = self._connector_of(access, schema)
+            schema, connector = self._held(access, connector_id, uuid)
             schema.erase(access.actor)
             connector.detach_schema(access.actor, uuid)
             self._save(schema, connector, **{DESTROY_KEYS: [uuid]})
@@ -300,9 +305,27 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
         try:
             return self.connector(access, uuid)
         except ConnectorNotFoundError:
-            raise SchemaForbiddenError(
-                f"only callers who can see connector {state.connector_id} may change its "
-                "schemas") from None
+            raise _hidden(state.connector_id) from None
+
+    def _held(self, access: Access, connector_id: str, uuid: UUID) -> tuple[Schema, Connector]:
+        """A live schema of the connector the path names, and that connector.
+
+        The connector is loaded first and the schema last, so the time between reading the
+        schema and saving it is as short as before schemas had connectors: an erase racing a
+        stream of updates of that schema still wins its turn.
+        """
+        connector_uuid = decode_connector_id(connector_id)
+        if connector_uuid is None:
+            raise SchemaNotFoundError(NOT_FOUND)
+        try:
+            connector: Connector | None = self.connector(access, connector_uuid)
+        except ConnectorNotFoundError:
+            connector = None  # unknown, or hidden from the caller: the schema decides which
+        schema = self._get(uuid, access.actor.tenant, connector_id)
+        state = schema.live_state()
+        if connector is None:
+            raise _hidden(state.connector_id)
+        return schema, connector
 
     def _reclaim(self) -> None:
         try:
@@ -413,6 +436,11 @@ def _comparable(name: str, value: Any) -> Any:
     if name == "connectorId" and isinstance(value, str):
         return canonical_connector_id(value)
     return value
+
+
+def _hidden(connector_id: str | None) -> SchemaForbiddenError:
+    return SchemaForbiddenError(
+        f"only callers who can see connector {connector_id} may change its schemas")
 
 
 def _bad_connector(message: str) -> SchemaValidationError:

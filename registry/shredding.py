@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
 from Crypto.Cipher import AES
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import EventStore, Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from domain.common import REDACTED_AT
@@ -29,14 +32,42 @@ ENVELOPE = b"\x01"
 _HEADER = 1 + 16 + 12 + 16
 
 
+_SCOPE: ContextVar[dict[object, Any] | None] = ContextVar("data_key_scope", default=None)
+"""Keys already looked up by the read or save under way (see :meth:`DataKeys.scope`)."""
+
+
 class DataKeys:
-    """The per-aggregate data keys, kept in the event store's database."""
+    """The per-aggregate data keys, kept in the event store's database.
+
+    A key is looked up once per read of an aggregate's events (or per save), not once per
+    event: within :meth:`scope` each lookup is remembered until the scope ends. Nothing is
+    remembered beyond it, so a key an erase destroyed is never used by a later read.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Remember the keys looked up until the block ends (nested scopes share one)."""
+        token = _SCOPE.set({}) if _SCOPE.get() is None else None
+        try:
+            yield
+        finally:
+            if token is not None:
+                _SCOPE.reset(token)
+
     def current(self, originator_id: str) -> tuple[uuid.UUID, bytes]:
         """The aggregate's live key, made on first use."""
+        scope = _SCOPE.get()
+        if scope is not None and originator_id in scope:
+            return scope[originator_id]  # type: ignore[no-any-return]
+        found = self._current(originator_id)
+        if scope is not None:
+            scope[originator_id] = found
+        return found
+
+    def _current(self, originator_id: str) -> tuple[uuid.UUID, bytes]:
         with self.db.transaction(write=True) as cur:
             cur.execute(
                 f"INSERT INTO {KEYS_TABLE} (key_id, originator_id, data_key) VALUES (%s,%s,%s)"
@@ -52,16 +83,37 @@ class DataKeys:
 
     def get(self, key_id: uuid.UUID) -> bytes | None:
         """A key by id; ``None`` once it was destroyed."""
+        scope = _SCOPE.get()
+        if scope is not None and key_id in scope:
+            return scope[key_id]  # type: ignore[no-any-return]
         with self.db.transaction(write=False) as cur:
             row = cur.one(
                 f"SELECT data_key FROM {KEYS_TABLE} WHERE key_id = %s",
                 (key_id.hex,),
             )
-        return None if row is None else bytes(row["data_key"])
+        key = None if row is None else bytes(row["data_key"])
+        if scope is not None:
+            scope[key_id] = key
+        return key
 
 
 def _aad(stored: StoredEvent) -> bytes:
     return f"{stored.originator_id}:{stored.originator_version}".encode()
+
+
+class ShreddingEventStore(EventStore[uuid.UUID]):
+    """Reads an aggregate's events with one data-key lookup per key, not one per event."""
+
+    mapper: ShreddingMapper
+
+    def get(
+        self, originator_id: uuid.UUID, *, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> Iterator[DomainEventProtocol[uuid.UUID]]:
+        stored = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc,
+                                             limit=limit)
+        with self.mapper.keys.scope():
+            return iter([self.mapper.to_domain_event(s) for s in stored])
 
 
 class ShreddingMapper(Mapper[uuid.UUID]):

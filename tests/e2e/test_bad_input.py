@@ -22,7 +22,9 @@ def token(claims: dict[str, Any], key: str = SECRET, algorithm: str = "HS256") -
 
 
 NOW = int(time.time())
-GOOD = {"sub": "u", "tenant": "acme", "exp": NOW + 600}
+DAY = 86400
+"""Tokens made when the module is imported must outlive the whole test run."""
+GOOD = {"sub": "u", "tenant": "acme", "exp": NOW + DAY}
 UNSIGNED = jwt.encode(GOOD, None, algorithm="none")
 
 BAD_AUTH = {
@@ -34,7 +36,7 @@ BAD_AUTH = {
     "alg none": {"Authorization": f"Bearer {UNSIGNED}"},
     "expired": token(GOOD | {"exp": NOW - 3600}),
     "no exp": token({"sub": "u", "tenant": "acme"}),
-    "no tenant": token({"sub": "u", "exp": NOW + 600}),
+    "no tenant": token({"sub": "u", "exp": NOW + DAY}),
     "empty tenant": token(GOOD | {"tenant": ""}),
     "tenant not a string": token(GOOD | {"tenant": ["acme"]}),
     "roles not a list": token(GOOD | {"roles": "admin"}),

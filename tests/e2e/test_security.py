@@ -158,8 +158,10 @@ def _uuid(path: str) -> uuid.UUID:
 # Bad credentials ------------------------------------------------------------------------------
 
 NOW = int(time.time())
+DAY = 86400
+"""Tokens made when the module is imported must outlive the whole test run."""
 SECRET_AT = len("csr_") + 32 + 1  # the secret follows the prefix, the hex id and "_"
-GOOD_CLAIMS = {"sub": "mallory", "tenant": "acme", "roles": ["admin"], "exp": NOW + 600}
+GOOD_CLAIMS = {"sub": "mallory", "tenant": "acme", "roles": ["admin"], "exp": NOW + DAY}
 
 
 def _bearer(claims: dict[str, Any], key: str = SECRET, algorithm: str = "HS256") -> str:

@@ -25,9 +25,11 @@ from registry.settings import JwtSettings
 SECRET = "s" * 40
 SECRET_FILE = Path("data/jwt-secret")  # never read: another key wins in these tests
 NOW = int(time.time())
+DAY = 86400
+"""Tokens made when the module is imported must outlive the whole test run."""
 CLAIMS: dict[str, Any] = {
     "sub": "user-1", "tenant": "acme", "email": "u@example.com", "roles": ["admin"],
-    "exp": NOW + 600,
+    "exp": NOW + DAY,
 }
 
 
