@@ -11,12 +11,15 @@ Rows hold it in a plain JSON form private to this module; the API decides the wi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import Transcoding
 
 from domain.common import iso_timestamp, parse_timestamp
 from domain.connectors.base import ConnectorEvent
@@ -82,6 +85,10 @@ _LOADERS = {f.name: _loader(str(f.type)) for f in fields(ConnectorState)
 def dump_state(state: ConnectorState) -> str:
     """The state of a connector with content, as stored in a row."""
     assert state.exists
+    return _dump(state)
+
+
+def _dump(state: ConnectorState) -> str:
     return json.dumps(
         {name: _dump_value(getattr(state, name)) for name in _LOADERS}, separators=(",", ":")
     )
@@ -92,6 +99,22 @@ def load_state(uuid: UUID, tenant: str, erased_through: int, text: str) -> Conne
     data = json.loads(text)
     values = {name: load(data[name]) for name, load in _LOADERS.items() if name in data}
     return ConnectorState(id=uuid, tenant=tenant, erased_through=erased_through, **values)
+
+
+class ConnectorStateAsJson(Transcoding):
+    """A connector's state in a snapshot: the row's JSON and the columns kept beside it."""
+
+    type = ConnectorState
+    name = "connector_state"
+
+    def encode(self, obj: ConnectorState) -> dict[str, Any]:
+        return {"id": str(obj.id), "tenant": obj.tenant, "erased": obj.erased,
+                "erased_through": obj.erased_through, "state": _dump(obj)}
+
+    def decode(self, data: dict[str, Any]) -> ConnectorState:
+        state = load_state(UUID(data["id"]), data["tenant"], data["erased_through"],
+                           data["state"])
+        return dataclasses.replace(state, erased=data["erased"])
 
 
 def state_from_row(row: Row) -> ConnectorState:

@@ -13,11 +13,17 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import EventStore, IntegrityError, Mapper, Recording
+from eventsourcing.persistence import (
+    EventStore,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Recording,
+)
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
@@ -46,7 +52,7 @@ from domain.schema import Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
 from projections.connectors import TABLES as CONNECTOR_TABLES
-from projections.connectors import ConnectorProjection
+from projections.connectors import ConnectorProjection, ConnectorStateAsJson
 from projections.db import Cursor, Database, Dialect
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
@@ -87,6 +93,8 @@ class AuditDraft:
 
 
 PENDING_AUDIT: ContextVar[AuditDraft | None] = ContextVar("pending_audit", default=None)
+SNAPSHOT_INTERVAL = 50
+"""Connector versions between snapshots: a load reads at most this many events after one."""
 RETRY_SECONDS = 10.0
 """How long a command that saves several aggregates (a schema and its connector) retries
 while concurrent writes win: an admin's erase, or one of many schema creates under one
@@ -109,6 +117,8 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
     """Commands on schemas, connectors, API tokens and the audit trail, saved as events."""
 
     name = "SchemaRegistry"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Connector: SNAPSHOT_INTERVAL}
+    """A connector is read back from its latest snapshot and the events since."""
 
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env=env)
@@ -127,7 +137,7 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the given settings configure persistence, never stray process variables."""
-        return Environment(name, dict(env or {}))
+        return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **dict(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = ShreddingMapper(transcoder=self.construct_transcoder())
@@ -139,8 +149,21 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, looking each aggregate's data key up once for all its new events."""
-        with cast(ShreddingMapper, self.mapper).keys.scope():
+        with self._keys.scope():
             return super().save(*objs, **kwargs)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        # After the save's transaction: the keys it remembered may have been destroyed by it.
+        with self._keys.unscoped():
+            super()._take_snapshots(processing_event)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ConnectorStateAsJson())
+
+    @property
+    def _keys(self) -> DataKeys:
+        return cast(ShreddingMapper, self.mapper).keys
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         # The request's audit record and the read models are written in the events' own

@@ -57,6 +57,15 @@ class DataKeys:
             if token is not None:
                 _SCOPE.reset(token)
 
+    @contextmanager
+    def unscoped(self) -> Iterator[None]:
+        """Look every key up afresh in the block (a save's erase may have destroyed one)."""
+        token = _SCOPE.set(None)
+        try:
+            yield
+        finally:
+            _SCOPE.reset(token)
+
     def current(self, originator_id: str) -> tuple[uuid.UUID, bytes]:
         """The aggregate's live key, made on first use."""
         scope = _SCOPE.get()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, AggregateEvent
+from eventsourcing.domain import Aggregate, AggregateEvent, Snapshot
 
 from domain.common import Actor
 from domain.connectors import events as ev
@@ -34,7 +34,17 @@ from domain.ids import encode_schema_id
 
 
 class Connector(Aggregate):
-    """A connector instance of one catalogue type, owned by a user of one tenant."""
+    """A connector instance of one catalogue type, owned by a user of one tenant.
+
+    Its stream grows with every schema it holds (attached, deleted, restored, erased), so the
+    application snapshots it: a snapshot is encrypted with the connector's data key like its
+    events, and an erase shreds both.
+    """
+
+    class Snapshot(Snapshot):
+        """The connector's state at a version; content, hence shredded like the events."""
+
+        shredded: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.state = ConnectorState(id=self.id)
@@ -203,6 +213,7 @@ class ConnectorRedacted(AggregateEvent):
 
 
 ev.ConnectorEvent.redacted_class = ConnectorRedacted
+Connector.Snapshot.redacted_class = ConnectorRedacted  # type: ignore[attr-defined]
 
 
 def _meta(actor: Actor, revision: int) -> dict[str, Any]:

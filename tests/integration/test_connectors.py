@@ -22,6 +22,7 @@ from domain.connectors.errors import (
 from domain.connectors.ids import encode_connector_id
 from domain.connectors.state import ConnectorState
 from domain.errors import SchemaForbiddenError, SchemaValidationError, StaleVersionError
+from registry.application import SNAPSHOT_INTERVAL
 from registry.connectors import Access
 from registry.service import Registry
 from tests.conftest import Backend
@@ -258,3 +259,31 @@ def test_schema_creates_racing_a_connector_delete_never_leave_a_live_schema(
     rebuilt = registry.connectors.get("acme", state.id)
     registry.rebuild()
     assert registry.connectors.get("acme", state.id) == rebuilt
+
+
+def test_a_connector_is_read_from_its_snapshot_and_an_erase_shreds_it(
+    registry: Registry, backend: Backend
+) -> None:
+    """A connector holding many schemas loads from a snapshot plus the events since; the
+    snapshot is encrypted like the events, so the erase leaves nothing of it readable."""
+    state = registry.app.create_connector(OWNER, s3(config={
+        "bucket": "bucket-snapshotted", "region": "us-east-1"}))
+    for index in range(SNAPSHOT_INTERVAL + 3):  # one snapshot, then three more events
+        registry.app.create_schema(OWNER, under(state, key=f"k{index}"))
+    snapshots = list(registry.app.snapshots.get(state.id))  # type: ignore[union-attr]
+    assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL]
+    loaded = registry.app.connector(OWNER, state.id)
+    assert loaded.version == SNAPSHOT_INTERVAL + 4
+    assert loaded.state == registry.connectors.get("acme", state.id)  # = the replayed read model
+    assert len(loaded.state.live_schemas) == SNAPSHOT_INTERVAL + 3
+    assert "bucket-snapshotted" in backend.dump()  # in the read model, until the erase
+
+    registry.app.erase_connector(OWNER, state.id)
+    assert "bucket-snapshotted" not in backend.dump()  # snapshot and events are ciphertext
+    erased = registry.app.repository.get(state.id)
+    assert erased.state.erased and erased.state.tenant == "acme"
+    with pytest.raises(ConnectorErasedError):
+        registry.app.erase_connector(OWNER, state.id)
+    heads = [registry.queries.head("acme", schema) for schema in loaded.state.schemas]
+    assert {head.status for head in heads if head is not None} == {"erased"}
+    assert len(heads) == SNAPSHOT_INTERVAL + 3
