@@ -9,6 +9,7 @@ from litestar.testing import TestClient
 
 from domain.connectors.ids import decode_connector_id
 from registry.service import Registry
+from tests.conftest import Backend
 from tests.fixtures import API, connector_body, devices, headers, placed, seed_create
 
 Client = TestClient[Any]
@@ -228,3 +229,42 @@ def test_only_the_owner_or_an_admin_replaces_credentials(client: Client) -> None
     assert deleted.status_code == 204, deleted.text
     after = client.put(f"{PATH}/{connector_id}/credentials", json=BEARER, headers=OWNER)
     assert after.status_code == 404 and problem_type(after) == "connector-deleted"
+
+
+def test_erasing_a_connector_with_two_schemas_leaves_nothing_of_them(
+    client: Client, backend: Backend
+) -> None:
+    secret = "sk-GNUSECRET-0123456789abcdef"
+    body = connector_body("Connector WAPITI", config={
+        "baseUrl": "https://wapiti.example.com", "allowedHosts": ["wapiti.example.com"]},
+        credentials={"authType": "bearer", "token": secret})
+    gone = create_connector(client, body)
+    kept = create_connector(client, connector_body("Connector OKAPI", config={
+        "baseUrl": "https://okapi.example.com", "allowedHosts": ["okapi.example.com"]}))
+    schemas = [create_schema(client, seed_create() | {
+        "connectorId": gone, "key": key, "name": f"Schema {key}", "fields": [
+            {"name": f"field_{key}", "type": "string", "primary": True}]})
+        for key in ("WAPITIA", "WAPITIB")]
+    other = create_schema(client, seed_create() | {"connectorId": kept, "name": "Schema OKAPI",
+                                                   "fields": [{"name": "field_OKAPI",
+                                                               "type": "string",
+                                                               "primary": True}]})
+    assert "WAPITI" in backend.dump()
+
+    erased = client.delete(f"{PATH}/{gone}/erase", headers=H)
+
+    assert erased.status_code == 204, erased.text
+    for path in (f"{PATH}/{gone}", f"{PATH}/{gone}/versions/1", f"{PATH}/{gone}/schemas",
+                 *(f"{API}/schemas/{s}" for s in schemas),
+                 *(f"{API}/schemas/{s}/versions/1" for s in schemas)):
+        assert client.get(path, headers=H).status_code == 410, path
+    for schema_id in schemas:
+        history = client.get(f"{API}/schemas/{schema_id}/history", headers=H).json()
+        assert [h["changes"] for h in history["history"]] == [["Erased"]]
+    dump = backend.dump()
+    for text in ("WAPITI", "wapiti.example.com", secret, "GNUSECRET"):
+        assert text not in dump, text
+    for text in ("OKAPI", "okapi.example.com", "field_OKAPI"):
+        assert text in dump, text
+    assert client.get(f"{API}/schemas/{other}", headers=H).status_code == 200
+    assert listed(client, kept) == [other]
