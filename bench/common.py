@@ -25,6 +25,7 @@ from pathlib import Path
 
 from domain.common import Actor
 from registry.auth import issue_token
+from registry.connectors import Access
 from registry.service import Registry
 from registry.settings import Settings
 
@@ -229,6 +230,25 @@ def api_token(env: dict[str, str]) -> str | None:
         return str(text)
     finally:
         registry.close()
+
+
+def connectors(env: dict[str, str], count: int = 1) -> list[str]:
+    """``cnn_`` ids of new org-wide connectors of tenant ``bench`` (schemas need one each),
+    created in-process on the bench database before anything is measured."""
+    registry = Registry(Settings.from_env(env))
+    try:
+        return [connector_id(registry, number) for number in range(count)]
+    finally:
+        registry.close()
+
+
+def connector_id(registry: Registry, number: int = 0) -> str:
+    """A new universal connector of tenant ``bench`` on an open registry: its ``cnn_`` id."""
+    access = Access(Actor(subject=TENANT, tenant=TENANT), roles=("admin",))
+    body = {"name": f"Bench connector {number}", "type": "universal", "scope": "org",
+            "config": {"baseUrl": "https://api.example.com",
+                       "allowedHosts": ["api.example.com"]}}
+    return registry.app.create_connector(access, body).connector_id
 
 
 def auth_headers(env: dict[str, str]) -> dict[str, str]:

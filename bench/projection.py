@@ -28,13 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import connector_id
+
 from domain.common import Actor
+from registry.connectors import Access
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
-ACTOR = Actor(subject="bench", tenant="bench", email="bench@example.com")
+ACTOR = Access(Actor(subject="bench", tenant="bench", email="bench@example.com"), ("admin",))
 WARMUP = 20
 CHUNK = 100
 
@@ -55,11 +58,15 @@ class Row:
         return self.events / self.seconds
 
 
-def document(i: int) -> dict[str, Any]:
+SCHEMAS_PER_CONNECTOR = 20
+"""Creates are spread over connectors this many to each: a connector holds tens of schemas."""
+
+
+def document(i: int, connector_ids: list[str]) -> dict[str, Any]:
     """The create body of schema number ``i`` (a distinct key each)."""
     return {
         "name": f"Accounts {i}",
-        "connectorId": "c1",
+        "connectorId": connector_ids[i // SCHEMAS_PER_CONNECTOR % len(connector_ids)],
         "entityType": f"account{i}",
         "fields": [
             {"name": "userId", "type": "string", "primary": True},
@@ -87,12 +94,13 @@ def timed(registry: Registry, write: Callable[[], object], count: int) -> tuple[
 def measure(backend: str, registry: Registry, n: int) -> list[Row]:
     """The three measurements on one empty database."""
     counter = iter(range(10**9))
+    ids = [connector_id(registry, k) for k in range((n + WARMUP) // SCHEMAS_PER_CONNECTOR + 2)]
 
     def bare() -> object:
-        return registry.app.create_schema(ACTOR, document(next(counter)))
+        return registry.app.create_schema(ACTOR, document(next(counter), ids))
 
     def full() -> object:
-        return registry.app.create_schema(ACTOR, document(next(counter)))
+        return registry.app.create_schema(ACTOR, document(next(counter), ids))
 
     # Warm-up: first connections, validator and cipher set-up; projected, untimed.
     for _ in range(WARMUP):

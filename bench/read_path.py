@@ -33,6 +33,7 @@ from common import (
     app_env,
     auth_headers,
     check_failed,
+    connectors,
     ensure_wrk,
     granian,
     load_average,
@@ -49,7 +50,6 @@ BARE_ENV = "BENCH_BARE_RESPONSE"
 CAPTURED = ("content-type", "etag", "cache-control")
 SEED = {
     "name": "Custom REST API",
-    "connectorId": "connector-uuid",
     "entityType": "account",
     "fields": [
         {"name": "userId", "type": "string", "primary": True},
@@ -223,7 +223,8 @@ def main() -> int:
         bare = granian("bare litestar", BARE_TARGET, Path(tmp), prefix=server_prefix)
         captured = Path(tmp) / "answer.json"
         with running([real], env):
-            created = request("POST", real.base + API + "/schemas", auth, SEED)
+            created = request("POST", real.base + API + "/schemas", auth,
+                              SEED | {"connectorId": connectors(env)[0]})
             path = f"{API}/schemas/{created['id']}"
             answer = fetch(real.base + path, auth)
             save(answer, captured)

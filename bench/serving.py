@@ -31,6 +31,7 @@ from common import (
     app_env,
     auth_headers,
     check_failed,
+    connectors,
     ensure_wrk,
     free_port,
     granian,
@@ -43,7 +44,6 @@ from common import (
 
 SEED = {
     "name": "Accounts",
-    "connectorId": "c1",
     "entityType": "account",
     "fields": [{"name": "userId", "type": "string", "primary": True}],
 }
@@ -97,7 +97,8 @@ def main() -> int:
         all_servers = servers(Path(tmp))
         with running(all_servers, env):
             first = all_servers[0]
-            created = request("POST", first.base + API + "/schemas", auth, SEED)
+            created = request("POST", first.base + API + "/schemas", auth,
+                              SEED | {"connectorId": connectors(env)[0]})
             schema_id = str(created["id"])
             routes = {
                 "/health": ("/health", []),

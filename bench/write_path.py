@@ -40,6 +40,8 @@ from common import (
     Server,
     app_env,
     auth_headers,
+    connector_id,
+    connectors,
     granian,
     load_average,
     running,
@@ -48,6 +50,7 @@ from common import (
 )
 
 from domain.common import Actor
+from registry.connectors import Access
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
 
@@ -55,11 +58,18 @@ SCRATCH = "bench_raw_writes"
 IN_PROCESS_WARMUP = 10
 
 
-def document(prefix: str, number: int) -> dict[str, Any]:
-    """A create body whose connectorId, hence schema id, no other request uses."""
+SCHEMAS_PER_CONNECTOR = 20
+"""Creates are spread over connectors this many to each: a connector holds tens of schemas."""
+PLACEHOLDER = "cnn_" + "0" * 26
+"""The connector id of bodies only sized, never sent (the raw INSERTs)."""
+
+
+def document(prefix: str, number: int, connector_ids: list[str]) -> dict[str, Any]:
+    """A create body whose key, hence schema id, no other request uses."""
     return {
         "name": "Custom REST API",
-        "connectorId": f"{prefix}-{number}",
+        "connectorId": connector_ids[number // SCHEMAS_PER_CONNECTOR % len(connector_ids)],
+        "key": f"{prefix}-{number}",
         "entityType": "account",
         "fields": [
             {"name": "userId", "type": "string", "primary": True},
@@ -71,14 +81,15 @@ def document(prefix: str, number: int) -> dict[str, Any]:
 class Creator:
     """Creates schemas over one keep-alive HTTP/1.1 connection, as a client library would."""
 
-    def __init__(self, server: Server, auth: dict[str, str]) -> None:
+    def __init__(self, server: Server, auth: dict[str, str], connector_ids: list[str]) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         self.headers = {**auth, "Content-Type": "application/json"}
         self.numbers = count()
+        self.connector_ids = connector_ids
 
     def create(self) -> None:
         """One POST; anything but 201 stops the bench."""
-        body = json.dumps(document("http", next(self.numbers)))
+        body = json.dumps(document("http", next(self.numbers), self.connector_ids))
         self.connection.request("POST", API + "/schemas", body=body, headers=self.headers)
         response = self.connection.getresponse()
         answer = response.read()
@@ -104,7 +115,7 @@ class RawWriter:
 
     def write(self) -> None:
         """INSERT one row of a create body's size, then COMMIT."""
-        body = json.dumps(document("raw", next(self.numbers)))
+        body = json.dumps(document("raw", next(self.numbers), [PLACEHOLDER]))
         with self.connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO {SCRATCH} (body) VALUES (%s)", (body,))
         self.connection.commit()
@@ -165,11 +176,12 @@ def in_process_ms(url: str, data_dir: Path, times: int) -> float:
     """
     settings = Settings(database_url=url, data_dir=data_dir, jwt=JwtSettings(secret=SECRET))
     registry = Registry(settings)
-    actor = Actor(subject=TENANT, tenant=TENANT)
+    access = Access(Actor(subject=TENANT, tenant=TENANT), roles=("admin",))
+    connector_ids = [connector_id(registry, n) for n in range(times // SCHEMAS_PER_CONNECTOR + 2)]
     numbers = count()
 
     def create() -> None:
-        registry.app.create_schema(actor, document("inproc", next(numbers)))
+        registry.app.create_schema(access, document("inproc", next(numbers), connector_ids))
 
     try:
         rate(create, IN_PROCESS_WARMUP)
@@ -226,7 +238,9 @@ def measure_http(url: str, data_dir: Path, args: argparse.Namespace) -> list[Rou
     auth = auth_headers(env)
     server = granian("real app", FACTORY, data_dir)
     with running([server], env):
-        creator, raw = Creator(server, auth), RawWriter(url)
+        total = (args.rounds + 1) * args.chunk
+        ids = connectors(env, total // SCHEMAS_PER_CONNECTOR + 1)
+        creator, raw = Creator(server, auth, ids), RawWriter(url)
         try:
             return run_rounds(creator, raw, args.rounds, args.chunk)
         finally:
