@@ -245,7 +245,8 @@ def connectors(env: dict[str, str], count: int = 1) -> list[str]:
 def connector_id(registry: Registry, number: int = 0) -> str:
     """A new universal connector of tenant ``bench`` on an open registry: its ``cnn_`` id."""
     access = Access(Actor(subject=TENANT, tenant=TENANT), roles=("admin",))
-    body = {"name": f"Bench connector {number}", "type": "universal", "scope": "org",
+    body = {"name": f"Bench connector {number} {os.urandom(4).hex()}", "type": "universal",
+            "scope": "org",
             "config": {"baseUrl": "https://api.example.com",
                        "allowedHosts": ["api.example.com"]}}
     return registry.app.create_connector(access, body).connector_id

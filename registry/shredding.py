@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
-from Crypto.Cipher import AES
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore, Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
@@ -136,9 +136,8 @@ class ShreddingMapper(Mapper[uuid.UUID]):
             return stored
         key_id, key = self.keys.current(str(stored.originator_id))
         nonce = secrets.token_bytes(12)
-        cipher = AES.new(key, AES.MODE_GCM, nonce=nonce)
-        cipher.update(_aad(stored))
-        data, tag = cipher.encrypt_and_digest(stored.state)
+        sealed = AESGCM(key).encrypt(nonce, bytes(stored.state), _aad(stored))
+        data, tag = sealed[:-16], sealed[-16:]  # stored as tag, then data
         return replace(stored, state=ENVELOPE + key_id.bytes + nonce + tag + data)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
@@ -148,9 +147,8 @@ class ShreddingMapper(Mapper[uuid.UUID]):
         key = self.keys.get(uuid.UUID(bytes=state[1:17]))
         if key is None:
             return self._redacted(stored_event)
-        cipher = AES.new(key, AES.MODE_GCM, nonce=state[17:29])
-        cipher.update(_aad(stored_event))
-        plaintext = cipher.decrypt_and_verify(state[_HEADER:], state[29:_HEADER])
+        sealed = state[_HEADER:] + state[29:_HEADER]  # AESGCM takes the data, then the tag
+        plaintext = AESGCM(key).decrypt(state[17:29], sealed, _aad(stored_event))
         return super().to_domain_event(replace(stored_event, state=plaintext))
 
     def _redacted(self, stored: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
