@@ -203,8 +203,9 @@ class ConnectorOut(Base):
 
     id: str
     uuid: str
-    tenant: str
+    tenant_id: str
     app_id: str | None
+    application_id: str | None
     name: str | None
     type: str | None
     collection: str | None
@@ -239,8 +240,8 @@ class ConnectorOut(Base):
     webhook_endpoint_id: str | None
     tags: dict[str, str]
     public: bool
-    documentation_url: str | None
-    image_url: str | None
+    documentation_url: str | None = msgspec.field(name="documentationURL")
+    image_url: str | None = msgspec.field(name="imageURL")
     source: str
     source_type: str
     schema_version: int
@@ -268,8 +269,9 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
     return ConnectorOut(
         id=state.connector_id,
         uuid=str(state.id),
-        tenant=state.tenant,
+        tenant_id=state.tenant,
         app_id=state.app_id,
+        application_id=state.application_id,
         name=state.name,
         type=state.type,
         collection=state.collection,

@@ -34,7 +34,7 @@ MAX_NAME = 200
 MAX_TAGS = 50
 TAG_KEY = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$"
 READ_ONLY = (
-    "id", "uuid", "tenant", "appId", "version", "status", "protocol", "baseUrl",
+    "id", "uuid", "tenantId", "appId", "version", "status", "protocol", "baseUrl",
     "connectionVariables", "authType", "credentialFields", "credentialsSet", "schemas",
     "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted", "deletedAt", "deletedBy",
     "syncStatus", "lastSyncAt", "consecutiveErrors", "lastError", "metrics",
@@ -84,8 +84,10 @@ def _properties() -> dict[str, Any]:
         "public": {"type": "boolean"},
         "sharedUsers": text_list("Users it is shared with", text("Subject"), min_items=0),
         "eventTypes": text_list("Event types it emits", text("Event type"), min_items=0),
-        "documentationUrl": _nullable(url("Documentation of the API")),
-        "imageUrl": _nullable(url("Icon")),
+        "documentationURL": _nullable(url("Documentation of the API")),
+        "imageURL": _nullable(url("Icon")),
+        "applicationId": _nullable({"type": "string", "format": "uuid",
+                                    "description": "Owning application (a UUID)"}),
         "rotationDays": {"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
         "tags": _tags(),
         "config": {"type": "object", "description": "Per type: see the catalogue"},

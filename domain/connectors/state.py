@@ -25,8 +25,9 @@ SCALAR_FIELDS: dict[str, str] = {
     "userId": "user_id",
     "sharedToOrg": "shared_to_org",
     "public": "public",
-    "documentationUrl": "documentation_url",
-    "imageUrl": "image_url",
+    "documentationURL": "documentation_url",
+    "imageURL": "image_url",
+    "applicationId": "application_id",
     "rotationDays": "rotation_days",
     "eventTypes": "event_types",
     "webhookEndpointId": "webhook_endpoint_id",
@@ -38,7 +39,8 @@ SCALAR_FIELDS: dict[str, str] = {
 
 UNSET: dict[str, Any] = {
     "collection": None, "provider": None, "groupId": None, "userId": None,
-    "sharedToOrg": False, "public": False, "documentationUrl": None, "imageUrl": None,
+    "sharedToOrg": False, "public": False, "documentationURL": None, "imageURL": None,
+    "applicationId": None,
     "rotationDays": None, "eventTypes": [], "webhookEndpointId": None, "vaultPath": None,
     "source": "edm", "sourceType": "api", "scope": "user", "enabled": True,
     "sharedUsers": [], "tags": {}, "config": {},
@@ -97,6 +99,7 @@ class ConnectorState:
     public: bool = False
     documentation_url: str | None = None
     image_url: str | None = None
+    application_id: str | None = None
     schemas: tuple[UUID, ...] = ()
     """Every schema the connector holds, soft-deleted ones included (an erase takes them all)."""
     deleted_schemas: tuple[UUID, ...] = ()

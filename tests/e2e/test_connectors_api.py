@@ -38,6 +38,20 @@ def create(client: Client, document: dict[str, Any], caller: Any = OWNER) -> str
     return str(response.json()["id"])
 
 
+SEED_FIELDS = {
+    # seed 001's table, camelCase
+    "id", "tenantId", "appId", "createdAt", "updatedAt", "createdBy", "updatedBy", "source",
+    "sourceType", "deleted", "deletedAt", "deletedBy", "schemaVersion", "type", "provider",
+    "name", "scope", "ownerId", "groupId", "userId", "config", "vaultPath", "authType",
+    "oauthRefreshNeeded", "oauthTokenExpiresAt", "enabled", "syncStatus", "lastSyncAt",
+    "consecutiveErrors", "lastError", "metrics", "eventTypes", "webhookEndpointId",
+    "credentialLastRotatedAt", "nextRotationDue", "tags", "version", "applicationId",
+    # seed 004 and seed 003
+    "collection", "status", "protocol", "baseUrl", "public", "documentationURL", "imageURL",
+    "connectionVariables",
+}
+
+
 def problem_type(response: Any) -> str:
     assert response.headers["content-type"].startswith("application/problem+json")
     return str(response.json()["type"]).rsplit("/", 1)[1]
@@ -64,9 +78,10 @@ def test_the_seed_s3_body_creates_a_connector_shown_without_credentials(client: 
     assert set(shown) == {ConnectorOut.__struct_encode_fields__[i]
                           for i in range(len(ConnectorOut.__struct_fields__))}
     assert "credentials" not in shown
+    assert set(shown) >= SEED_FIELDS, SEED_FIELDS - set(shown)
     assert shown["name"] == "Document Storage" and shown["type"] == "s3"
     assert shown["config"] == S3["config"] and shown["collection"] == "col_abc123"
-    assert shown["ownerId"] == "owner-1" and shown["tenant"] == "acme"
+    assert shown["ownerId"] == "owner-1" and shown["tenantId"] == "acme"
     assert shown["credentialsSet"] is True
     assert sorted(shown["credentialFields"]) == ["accessKeyId", "secretAccessKey"]
     assert shown["status"] == "active" and shown["protocol"] == "s3"

@@ -218,7 +218,8 @@ def test_every_state_attribute_survives_a_row() -> None:
         oauth_token_expires_at=moment, enabled=False, sync_status="error", last_sync_at=moment,
         consecutive_errors=3, last_error="boom", metrics={"rows": 5}, event_types=("e",),
         webhook_endpoint_id="w", tags={"t": "v"}, public=True, documentation_url="https://d",
-        image_url="https://i", schemas=(held := uuid.uuid4(),), deleted_schemas=(held,),
+        image_url="https://i", application_id="app", schemas=(held := uuid.uuid4(),),
+        deleted_schemas=(held,),
         source="s", source_type="system",
         schema_version=2,
     )
