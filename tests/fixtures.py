@@ -125,12 +125,13 @@ class AuthHeaders(Mapping[str, str]):
     """Both credentials of a caller, made when a request first reads them."""
 
     def __init__(self, tenant: str, subject: str, email: str | None, roles: tuple[str, ...],
-                 app_id: str) -> None:
-        self.identity = (tenant, subject, email, roles, app_id)
+                 app_id: str, groups: tuple[str, ...] = ()) -> None:
+        self.identity = (tenant, subject, email, roles, app_id, groups)
 
     def _headers(self) -> dict[str, str]:
-        tenant, subject, email, roles, app_id = self.identity
-        jwt = issue_token(SECRET, tenant=tenant, subject=subject, email=email, roles=roles)
+        tenant, subject, email, roles, app_id, groups = self.identity
+        jwt = issue_token(SECRET, tenant=tenant, subject=subject, email=email, roles=roles,
+                          groups=groups)
         return {"Authorization": f"Bearer {jwt}",
                 "X-API-Token": Credentials.api_token(tenant, app_id)}
 
@@ -147,9 +148,10 @@ class AuthHeaders(Mapping[str, str]):
 def headers(
     tenant: str = "acme", subject: str = "admin-1", email: str | None = "admin@example.com",
     roles: tuple[str, ...] = ("admin",), app_id: str = "test-app",
+    groups: tuple[str, ...] = (),
 ) -> AuthHeaders:
     """Both credentials (bearer JWT and API token) of a caller."""
-    return AuthHeaders(tenant, subject, email, roles, app_id)
+    return AuthHeaders(tenant, subject, email, roles, app_id, groups)
 
 
 def content_snapshot(registry: Registry) -> dict[str, Any]:

@@ -268,3 +268,29 @@ def test_erasing_a_connector_with_two_schemas_leaves_nothing_of_them(
         assert text in dump, text
     assert client.get(f"{API}/schemas/{other}", headers=H).status_code == 200
     assert listed(client, kept) == [other]
+
+
+def test_the_groups_claim_decides_who_sees_a_group_connector(client: Client) -> None:
+    member = headers(roles=("editor",), subject="member-1", groups=("team-a", "team-b"))
+    outsider = headers(roles=("editor",), subject="outsider-1", groups=("team-c",))
+    connector_id = create_connector(client, connector_body(
+        "Team connector", scope="group", groupId="team-a"), caller=H)
+    assert client.get(f"{PATH}/{connector_id}", headers=member).status_code == 200
+    hidden = client.get(f"{PATH}/{connector_id}", headers=outsider)
+    unknown = client.get(f"{PATH}/cnn_{'0' * 26}", headers=outsider)
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["detail"] == unknown.json()["detail"]
+    assert [c["id"] for c in client.get(PATH, headers=member).json()["connectors"]] == [
+        connector_id]
+    assert client.get(PATH, headers=outsider).json()["connectors"] == []
+
+    made = client.post(f"{API}/schemas", json=seed_create() | {"connectorId": connector_id},
+                       headers=member)
+    assert made.status_code == 201, made.text
+    refused = client.post(f"{API}/schemas", json=seed_create() | {
+        "connectorId": connector_id, "key": "other"}, headers=outsider)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/connectorId"
+    gone = client.delete(f"{API}/schemas/{connector_id}/{made.json()['id']}", headers=outsider)
+    assert gone.status_code == 403 and problem_type(gone) == "schema-forbidden"
+    assert listed(client, connector_id, caller=member) == [made.json()["id"]]

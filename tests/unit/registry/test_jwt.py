@@ -403,11 +403,19 @@ def test_a_bad_payload_is_reported_without_echo() -> None:
     assert "secret-stuff" not in message
 
 
+def test_groups_are_read_from_the_token(rsa_verifier: TokenVerifier,
+                                        rsa_key: rsa.RSAPrivateKey) -> None:
+    assert rsa_verifier.verify(sign(rsa_key, "RS256", groups=["a", "b"])).groups == ("a", "b")
+    assert rsa_verifier.verify(sign(rsa_key, "RS256")).groups == ()
+
+
 @pytest.mark.parametrize(("changes", "reason"), [
     ({"sub": None}, "no 'sub' claim"),
     ({"tenant": ""}, "'tenant' claim must be a non-empty string"),
     ({"sub": 42}, "'sub' claim must be a non-empty string"),
     ({"roles": "admin"}, "'roles' claim must be a list of strings"),
+    ({"groups": "team-a"}, "'groups' claim must be a list of strings"),
+    ({"groups": ["team-a", 7]}, "'groups' claim must be a list of strings"),
 ])
 def test_identity_claims_are_checked_for_every_key_type(
     rsa_verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey,
