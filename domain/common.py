@@ -7,6 +7,7 @@ schema aggregate just to say who changed it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -42,6 +43,11 @@ def iso_timestamp(moment: datetime | None) -> str | None:
 def parse_timestamp(text: str | None) -> datetime | None:
     """The inverse of :func:`iso_timestamp`."""
     return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+
+
+def render(value: Any) -> str:
+    """A value in a change text: strings bare, everything else as JSON (as for schemas)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class RevisionEvent(Aggregate.Event):
