@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, AggregateEvent
 
@@ -31,6 +32,31 @@ class Actor:
     def name(self) -> str:
         """How history shows the actor: the e-mail when known, else the subject."""
         return self.email or self.subject
+
+
+@dataclass(frozen=True)
+class RevisionState:
+    """What the state of every aggregate recorded in revisions (connectors, credentials)
+    starts with: its id and tenant, the revision and who made it, and its lifecycle."""
+
+    id: UUID
+    tenant: str = ""
+    app_id: str | None = None
+    revision: int = 0
+    created_at: datetime | None = None
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    erased: bool = False
+    erased_through: int = 0
+
+    @property
+    def version(self) -> int:
+        """The API's name for the revision: the optimistic-concurrency counter."""
+        return self.revision
 
 
 def iso_timestamp(moment: datetime | None) -> str | None:

@@ -8,29 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-from domain.common import iso_timestamp
+from domain.common import RevisionState, iso_timestamp
 from domain.credentials.ids import encode_credential_id
 
 
 @dataclass(frozen=True)
-class CredentialState:
+class CredentialState(RevisionState):
     """Everything known about a credential after some revision (never a data value)."""
 
-    id: UUID
-    tenant: str = ""
-    app_id: str | None = None
-    revision: int = 0
-    created_at: datetime | None = None
-    created_by: str | None = None
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    deleted: bool = False
-    deleted_at: datetime | None = None
-    deleted_by: str | None = None
-    erased: bool = False
-    erased_through: int = 0
     type: str | None = None
     name: str | None = None
     expires_at: datetime | None = None
@@ -49,11 +35,6 @@ class CredentialState:
     def credential_id(self) -> str:
         """The public ``crd_`` id."""
         return encode_credential_id(self.id)
-
-    @property
-    def version(self) -> int:
-        """The API's name for the revision: the optimistic-concurrency counter."""
-        return self.revision
 
     def editable(self) -> dict[str, Any]:
         """The user-controlled fields as a credential document (no data): what a PATCH is
