@@ -21,7 +21,7 @@ from domain.common import iso_timestamp
 from domain.connectors.catalogue import schema_violations
 from domain.connectors.definition import strict, text
 from domain.credentials.errors import CredentialValidationError
-from domain.credentials.types import TYPE_NAMES, TYPES, validate_data
+from domain.credentials.types import TYPE_NAMES, TYPES, validate_data, without_values
 from domain.errors import Violation
 
 MAX_NAME = 200
@@ -82,7 +82,8 @@ def parse_credential(document: Any, *, data_required: bool) -> CredentialInput:
     if not found:
         found = _rules(document, data_required)
     if found:
-        raise CredentialValidationError(found)
+        data = document.get("data") if isinstance(document, Mapping) else None
+        raise CredentialValidationError(without_values(found, data))
     data = document.get("data")
     return CredentialInput(document["name"], document["type"],
                            _normalised(document.get("expiresAt")),

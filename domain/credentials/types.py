@@ -145,13 +145,31 @@ def validate_data(type_name: str, data: Any, base: str = "/data") -> list[Violat
         return [Violation("/type", "unknown credential type")]
     found = schema_violations(_validator(type_name), data, base,
                               multiline=[f"{base}/{name}" for name in entry.multiline])
-    return [Violation(v.pointer, _without_value(v.message, data)) for v in found]
+    return without_values(found, data, base)
 
 
-def _without_value(message: str, data: Any) -> str:
-    # jsonschema quotes the failing instance ("'hunter2' is too short"): never echo a secret.
-    values = data.values() if isinstance(data, dict) else ()
-    for value in values:
-        if isinstance(value, str) and value and repr(value) in message:
-            return message.replace(repr(value), "the value")
+def without_values(violations: list[Violation], data: Any,
+                   base: str = "/data") -> list[Violation]:
+    """The violations, those under ``base`` without the value they are about.
+
+    jsonschema starts a message with the failing instance (``'hunter2' is too short``); a
+    message about data names the rule it breaks, never what was sent.
+    """
+    leaves = sorted({repr(value) for value in _leaves(data)}, key=len, reverse=True)
+    return [Violation(v.pointer, _scrubbed(v.message, leaves))
+            if v.pointer.startswith(base) else v for v in violations]
+
+
+def _scrubbed(message: str, leaves: list[str]) -> str:
+    for shown in leaves:
+        if message.startswith(shown):
+            return "the value" + message[len(shown):]
     return message
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value, *(leaf for item in value.values() for leaf in _leaves(item))]
+    if isinstance(value, list):
+        return [value, *(leaf for item in value for leaf in _leaves(item))]
+    return [value]

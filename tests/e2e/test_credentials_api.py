@@ -63,7 +63,8 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "oauth2-password": ({"clientId": "c", "tokenUrl": "https://a.example.com", "username": "u",
                          "password": 42}, "/data/password"),
     "oauth2-token": ({"accessToken": "a-MARKER", "expiresAt": "soon"}, "/data/expiresAt"),
-    "custom-function": ({"name": "not a name", "parameters": {}}, "/data/name"),
+    "custom-function": ({"name": "fn", "parameters": {"key": 42, "other": ["MARKER"]}},
+                        "/data/parameters/key"),
     "certificate": ({"certificate": "MARKER", "privateKey": PEM_KEY}, "/data/certificate"),
     "jwt-bearer": ({"issuer": "i", "subject": "s", "audience": "a", "privateKey": PEM_KEY,
                     "algorithm": "HS256"}, "/data/algorithm"),
@@ -137,6 +138,17 @@ def test_create_refuses_missing_data_unknown_types_and_server_stamped_fields(
         response = client.post(PATH, json=document, headers=EDITOR)
         assert response.status_code == 422, (document, response.text)
         assert pointer in [e["pointer"] for e in response.json()["errors"]], response.text
+
+
+@pytest.mark.parametrize("data", ["MARKER-as-text", ["MARKER"], 12345678,
+                                  {"value": ["MARKER"]}, {"value": "MARKER" * 2000}])
+def test_no_violation_echoes_the_data_sent(client: Client, data: Any) -> None:
+    response = client.post(PATH, json={"name": "x", "type": "string", "data": data},
+                           headers=EDITOR)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["pointer"].startswith("/data")
+    no_data(response.text)
+    assert "12345678" not in response.text
 
 
 def test_get_accepts_the_uuid_form_and_answers_etag_and_304(client: Client) -> None:
