@@ -115,3 +115,38 @@ class RevisionEvent(Aggregate.Event):
             updated_at=self.timestamp,
             updated_by=self.actor_email or self.actor_subject,
         )
+
+
+def revision_meta(actor: Actor, revision: int) -> dict[str, Any]:
+    """The stamp of every event of one revision: one timestamp (the revision's
+    ``changedAt``), its number, and who made it."""
+    return {
+        "timestamp": AggregateEvent.create_timestamp(),
+        "revision": revision,
+        "tenant": actor.tenant,
+        "actor_subject": actor.subject,
+        "actor_email": actor.email,
+        "app_id": actor.app_id,
+    }
+
+
+class Redacted(AggregateEvent):
+    """Stands in for an event whose data key was destroyed by an erase: it carries nothing
+    but its position; it is never stored, only read back.
+
+    Each aggregate names what it rebuilds (``restores``: the aggregate class and its state
+    class), so a stream read back redacted gives an aggregate with an empty state.
+    """
+
+    shredded: ClassVar[bool] = False
+    restores: ClassVar[tuple[Any, Any]]
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is None:
+            aggregate_class, state_class = self.restores
+            aggregate = aggregate_class.__new__(aggregate_class)
+            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            aggregate.state = state_class(id=self.originator_id)
+        else:
+            aggregate.version = self.originator_version
+        return aggregate

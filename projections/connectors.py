@@ -82,16 +82,7 @@ class ConnectorStateAsJson(Transcoding):
 
 def state_from_row(row: Row) -> ConnectorState:
     """The domain state of a current-state row."""
-    uuid = UUID(row["uuid"])
-    if row["state"] is None:
-        return ConnectorState(
-            id=uuid,
-            tenant=row["tenant"],
-            revision=row["version"],
-            erased=row["status"] == "erased",
-            erased_through=row["erased_through"],
-        )
-    return load_state(uuid, row["tenant"], row["erased_through"], row["state"])
+    return CODEC.from_row(row)
 
 
 class ConnectorProjection:

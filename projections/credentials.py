@@ -36,12 +36,7 @@ CODEC = StateCodec(CredentialState)
 
 def state_from_row(row: Row) -> CredentialState:
     """The domain state of a current-state row."""
-    uuid = UUID(row["uuid"])
-    if row["state"] is None:
-        return CredentialState(id=uuid, tenant=row["tenant"], revision=row["version"],
-                               erased=row["status"] == "erased",
-                               erased_through=row["erased_through"])
-    return CODEC.load(uuid, row["tenant"], row["erased_through"], row["state"])
+    return CODEC.from_row(row)
 
 
 class CredentialProjection:

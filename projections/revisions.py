@@ -238,6 +238,15 @@ class StateCodec(Generic[S]):
         return json.dumps({name: _dump_value(getattr(state, name)) for name in self.loaders},
                           separators=(",", ":"))
 
+    def from_row(self, row: Row) -> S:
+        """The state of a current-state row (an erased one keeps its head alone)."""
+        uuid = UUID(row["uuid"])
+        if row["state"] is None:
+            return self.state_class(  # type: ignore[call-arg]
+                id=uuid, tenant=row["tenant"], revision=row["version"],
+                erased=row["status"] == "erased", erased_through=row["erased_through"])
+        return self.load(uuid, row["tenant"], row["erased_through"], row["state"])
+
     def load(self, uuid: UUID, tenant: str, erased_through: int, text: str) -> S:
         """The inverse of :meth:`dump`."""
         data = json.loads(text)

@@ -39,13 +39,19 @@ def get_type(type_name: str) -> ConnectorType | None:
     return _BY_TYPE.get(type_name)
 
 
+def checked_validator(schema: Mapping[str, Any]) -> Validator:
+    """A validator of a JSON Schema 2020-12 document checked against the metaschema first,
+    with format checks (``date-time``, ``uri``...)."""
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
 @cache
 def validator(type_name: str, part: Part) -> Validator:
     """A validator of one type's config or credentials, built once (with format checks)."""
     entry = _BY_TYPE[type_name]
-    schema = entry.config_schema if part == "config" else entry.credentials_schema
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return checked_validator(entry.config_schema if part == "config"
+                             else entry.credentials_schema)
 
 
 def validate_config(type_name: str, document: Any) -> list[Violation]:

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, AggregateEvent
+from eventsourcing.domain import Aggregate
 
-from domain.common import Actor
+from domain.common import Actor, Redacted, revision_meta
 from domain.connectors.merge_patch import apply_merge_patch
 from domain.credentials import events as ev
 from domain.credentials.document import CredentialInput, parse_credential, without_read_only
@@ -41,8 +41,9 @@ class Credential(Aggregate):
     def create(cls, actor: Actor, credential_id: UUID, document: Any) -> Credential:
         """Create a credential from a document; ``data`` is required."""
         parsed = parse_credential(document, data_required=True)
-        return cls._create(ev.Created, id=credential_id, **_meta(actor, 1), name=parsed.name,
-                           type=parsed.type, expires_at=parsed.expires_at, data=parsed.data)
+        return cls._create(ev.Created, id=credential_id, **revision_meta(actor, 1),
+                           name=parsed.name, type=parsed.type, expires_at=parsed.expires_at,
+                           data=parsed.data)
 
     def replace(self, actor: Actor, document: Any) -> bool:
         """PUT: make the credential equal ``document``; ``data`` left out keeps the current
@@ -107,7 +108,7 @@ class Credential(Aggregate):
         return state
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:
-        meta = _meta(actor, self.state.revision + 1)
+        meta = revision_meta(actor, self.state.revision + 1)
         for event_class, payload in changes:
             self.trigger_event(event_class, **meta, **payload)
         return bool(changes)
@@ -125,28 +126,11 @@ def plan_changes(old: Mapping[str, Any], new: CredentialInput) -> list[Change]:
     return changes
 
 
-class CredentialRedacted(AggregateEvent):
+class CredentialRedacted(Redacted):
     """Stands in for a credential event whose data key was destroyed by an erase."""
 
-    def mutate(self, aggregate: Any) -> Any:
-        if aggregate is None:
-            aggregate = Credential.__new__(Credential)
-            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
-            aggregate.state = CredentialState(id=self.originator_id)
-        else:
-            aggregate.version = self.originator_version
-        return aggregate
 
-
+CredentialRedacted.restores = (Credential, CredentialState)
 ev.CredentialEvent.redacted_class = CredentialRedacted
 
 
-def _meta(actor: Actor, revision: int) -> dict[str, Any]:
-    return {
-        "timestamp": ev.CredentialEvent.create_timestamp(),
-        "revision": revision,
-        "tenant": actor.tenant,
-        "actor_subject": actor.subject,
-        "actor_email": actor.email,
-        "app_id": actor.app_id,
-    }

@@ -14,11 +14,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
 from domain.common import iso_timestamp
-from domain.connectors.catalogue import schema_violations
+from domain.connectors.catalogue import checked_validator, schema_violations
 from domain.connectors.definition import strict, text
 from domain.credentials.errors import CredentialValidationError
 from domain.credentials.types import TYPE_NAMES, TYPES, validate_data, without_values
@@ -71,9 +70,7 @@ def credential_document_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Validator:
-    schema = credential_document_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return checked_validator(credential_document_schema())
 
 
 def parse_credential(document: Any, *, data_required: bool) -> CredentialInput:

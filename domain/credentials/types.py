@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
-from domain.connectors.catalogue import schema_violations
+from domain.connectors.catalogue import checked_validator, schema_violations
 from domain.connectors.definition import IDENTIFIER, MAX_SECRET, secret, strict, text, url
 from domain.errors import Violation
 
@@ -132,9 +131,7 @@ def get_credential_type(name: str) -> CredentialType | None:
 
 @cache
 def _validator(name: str) -> Validator:
-    schema = _BY_TYPE[name].data_schema
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return checked_validator(_BY_TYPE[name].data_schema)
 
 
 def validate_data(type_name: str, data: Any, base: str = "/data") -> list[Violation]:
