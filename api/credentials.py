@@ -6,6 +6,7 @@ No response, history entry or log line ever holds a credential's data.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,6 @@ from api.bodies import (
     decode_id_cursor,
     etag,
     if_match_versions,
-    is_number,
     none_match,
     pack_cursor,
     split_page,
@@ -44,7 +44,7 @@ from api.params import (
     Version,
 )
 from api.params import Caller as CallerParam
-from api.runtime import read, run
+from api.runtime import past_version, read, run
 from domain.credentials.document import server_stamped
 from domain.credentials.errors import (
     CREDENTIAL_NOT_FOUND,
@@ -155,15 +155,11 @@ class CredentialController(Controller):
         head = await read(caller.registry, queries.head, caller.tenant, uuid)
         if head is None:
             raise CredentialNotFoundError(CREDENTIAL_NOT_FOUND)
-        credential_id = encode_credential_id(uuid)
-        missing = CredentialVersionNotFoundError(f"credential {credential_id} has no such version")
-        if not is_number(version, digits=9) or int(version) < 1:
-            raise missing
-        state = await read(caller.registry, queries.version, caller.tenant, uuid, int(version))
-        if state is None:
-            if int(version) <= head.erased_through:
-                raise CredentialErasedError(f"version {version} of {credential_id} was erased")
-            raise missing
+        state = await past_version(
+            caller.registry, partial(queries.version, caller.tenant, uuid), version,
+            kind="credential", public_id=encode_credential_id(uuid),
+            erased_through=head.erased_through, missing=CredentialVersionNotFoundError,
+            erased=CredentialErasedError)
         return Response(credential_out(state), headers={"ETag": etag(int(version)),
                                                         "Cache-Control": IMMUTABLE})
 
