@@ -48,14 +48,15 @@ class CredentialType:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The fields that are secret (``writeOnly``); no field is ever shown anyway."""
+        """The fields that are secret (``writeOnly``). A public part (a certificate) is not
+        marked, but no data field is ever shown anyway: all of ``data`` is write-only."""
         return tuple(name for name, schema in self.data_schema["properties"].items()
                      if schema.get("writeOnly"))
 
 
-def _pem(description: str, pattern: str) -> dict[str, Any]:
+def _pem(description: str, pattern: str, *, secret: bool = True) -> dict[str, Any]:
     return {"type": "string", "description": description, "minLength": 1,
-            "maxLength": MAX_SECRET, "pattern": pattern, "writeOnly": True}
+            "maxLength": MAX_SECRET, "pattern": pattern, "writeOnly": secret}
 
 
 def _scopes() -> dict[str, Any]:
@@ -108,7 +109,7 @@ TYPES: tuple[CredentialType, ...] = (
                           "additionalProperties": secret("An argument"), "writeOnly": True}},
           ("name",)),
     _type("certificate", "A client certificate and its private key (PEM)",
-          {"certificate": _pem("Certificate, PEM", PEM_CERTIFICATE),
+          {"certificate": _pem("Certificate, PEM", PEM_CERTIFICATE, secret=False),
            "privateKey": _pem("Private key, PEM", PEM_PRIVATE_KEY),
            "passphrase": secret("Passphrase of the private key")},
           ("certificate", "privateKey"), multiline=("certificate", "privateKey")),
