@@ -22,7 +22,7 @@ from domain.credentials.credential import Credential
 from domain.credentials.errors import CREDENTIAL_NOT_FOUND, CredentialNotFoundError
 from domain.credentials.events import EXPIRED
 from domain.credentials.state import CredentialState
-from domain.errors import ConcurrentWriteError, RegistryError, StaleVersionError
+from domain.errors import RegistryError, StaleVersionError
 from projections.credentials import CredentialQueries
 from registry.persistence import DESTROY_KEYS
 
@@ -102,7 +102,7 @@ class CredentialCommands:
             try:
                 credential.delete(Actor(EXPIRY_ACTOR, state.tenant), reason=EXPIRED)
                 self._save(credential)
-            except (ConcurrentWriteError, RegistryError):
+            except RegistryError:  # a racing write won, or it changed meanwhile
                 continue
             expired.append(uuid)
         if expired:
