@@ -12,6 +12,7 @@ from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
 from api.catalogue import ConnectorTypeController
 from api.connectors import ConnectorController
+from api.credentials import CredentialController
 from api.generate import GenerateController, ModelController, health
 from api.observability import RequestIds, ready
 from api.openapi import openapi_config
@@ -53,6 +54,7 @@ def create_app(
                                               ModelController]),
             ConnectorTypeController,
             ConnectorController,
+            CredentialController,
             TokenController,
             AuditController,
             health,

@@ -14,6 +14,8 @@ from litestar import Request
 from api.problems import bad_request, invalid_parameters, unsupported_media_type
 from domain.connectors.errors import CONNECTOR_NOT_FOUND, ConnectorNotFoundError
 from domain.connectors.ids import decode_connector_id
+from domain.credentials.errors import CREDENTIAL_NOT_FOUND, CredentialNotFoundError
+from domain.credentials.ids import decode_credential_id
 from domain.errors import NOT_FOUND, SchemaNotFoundError, Violation
 from domain.ids import decode_schema_id
 
@@ -53,6 +55,14 @@ def connector_uuid_param(text: str) -> UUID:
     value = decode_connector_id(text)
     if value is None:
         raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
+    return value
+
+
+def credential_uuid_param(text: str) -> UUID:
+    """A credential id path parameter in either form (``crd_…`` or UUID); 404 when neither."""
+    value = decode_credential_id(text)
+    if value is None:
+        raise CredentialNotFoundError(CREDENTIAL_NOT_FOUND)
     return value
 
 
@@ -140,14 +150,20 @@ def decode_cursor(value: str | None) -> str | None:
     return parts[0]
 
 
-def decode_connector_cursor(value: str | None) -> str | None:
-    """The connector id a connector-list cursor points after."""
-    parts = unpack_cursor(value, "connectors", 1)
+def decode_id_cursor(value: str | None, kind: str, prefix: str,
+                     decode: Callable[[str], UUID | None]) -> str | None:
+    """The ``prefix`` id a cursor of the ``kind`` list points after (422 for anything else)."""
+    parts = unpack_cursor(value, kind, 1)
     if parts is None:
         return None
-    if not parts[0].startswith("cnn_") or decode_connector_id(parts[0]) is None:
+    if not parts[0].startswith(prefix) or decode(parts[0]) is None:
         raise invalid_parameters([Violation("/query/cursor", "not a cursor of this API")])
     return parts[0]
+
+
+def decode_connector_cursor(value: str | None) -> str | None:
+    """The connector id a connector-list cursor points after."""
+    return decode_id_cursor(value, "connectors", "cnn_", decode_connector_id)
 
 
 def flag_param(value: str | None, name: str) -> bool | None:

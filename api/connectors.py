@@ -7,6 +7,7 @@ every rule (owner or admin, names, cascade) in one atomic save.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +21,6 @@ from api.bodies import (
     etag,
     flag_param,
     if_match_versions,
-    is_number,
     none_match,
     pack_cursor,
     split_page,
@@ -61,7 +61,7 @@ from api.params import (
     Version,
 )
 from api.params import Caller as CallerParam
-from api.runtime import read, run
+from api.runtime import past_version, read, run
 from api.schemas import schema_page
 from domain.connectors.access import can_see
 from domain.connectors.document import server_stamped
@@ -209,15 +209,11 @@ class ConnectorController(Controller):
         now = await read(caller.registry, queries.get, caller.tenant, uuid)
         if now is None or not (now.erased or _sees(caller, now)):
             raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
-        connector_id = encode_connector_id(uuid)
-        if not is_number(version, digits=9) or int(version) < 1:
-            raise ConnectorVersionNotFoundError(f"connector {connector_id} has no such version")
-        state = await read(caller.registry, queries.version, caller.tenant, uuid, int(version))
-        if state is None:
-            if int(version) <= now.erased_through:
-                raise ConnectorErasedError(f"version {version} of {connector_id} was erased")
-            raise ConnectorVersionNotFoundError(
-                f"connector {connector_id} has no version {version}")
+        state = await past_version(
+            caller.registry, partial(queries.version, caller.tenant, uuid), version,
+            kind="connector", public_id=encode_connector_id(uuid),
+            erased_through=now.erased_through, missing=ConnectorVersionNotFoundError,
+            erased=ConnectorErasedError)
         headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
         return Response(connector_out(state), headers=headers)
 

@@ -13,6 +13,7 @@ import msgspec
 from domain.common import iso_timestamp
 from domain.connectors.definition import ConnectorType, Mode
 from domain.connectors.state import ConnectorState
+from domain.credentials.state import CredentialState
 from domain.ids import encode_schema_id
 from domain.schema import SchemaState
 from domain.tokens import TokenState
@@ -321,6 +322,59 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
         updated_by=state.updated_by,
         deleted_at=iso_timestamp(state.deleted_at),
         deleted_by=state.deleted_by,
+    )
+
+
+class CredentialOut(Base):
+    """A credential as it is now, or as it was at some version. Never its data: only the
+    names of the data fields that are set (``dataFields``) and that data is set."""
+
+    id: str
+    uuid: str
+    tenant: str
+    app_id: str | None
+    name: str | None
+    type: str | None
+    data_fields: list[str]
+    data_set: bool
+    errors: list[str] | None
+    usages: list[dict[str, Any]]
+    expires_at: str | None
+    rotated_at: str | None
+    status: str
+    version: int
+    deleted: bool
+    created_at: str | None
+    created_by: str | None
+    updated_at: str | None
+    updated_by: str | None
+    deleted_at: str | None
+    deleted_by: str | None
+
+
+class CredentialList(Base):
+    """A page of credentials."""
+
+    credentials: list[CredentialOut]
+    next_cursor: str | None
+
+
+def credential_out(state: CredentialState) -> CredentialOut:
+    """A credential (current or past) as clients see it; the state holds no data value.
+
+    ``usages`` is empty until connections exist: they will list the connections using it.
+    """
+    return CredentialOut(
+        id=state.credential_id, uuid=str(state.id), tenant=state.tenant, app_id=state.app_id,
+        name=state.name, type=state.type, data_fields=list(state.data_fields),
+        data_set=state.data_set, errors=None if state.errors is None else list(state.errors),
+        usages=[], expires_at=iso_timestamp(state.expires_at),
+        rotated_at=iso_timestamp(state.rotated_at),
+        status="erased" if state.erased else "deleted" if state.deleted else "active",
+        version=state.revision, deleted=state.deleted,
+        created_at=iso_timestamp(state.created_at), created_by=state.created_by,
+        updated_at=iso_timestamp(state.updated_at), updated_by=state.updated_by,
+        deleted_at=iso_timestamp(state.deleted_at), deleted_by=state.deleted_by,
     )
 
 

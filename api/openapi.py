@@ -28,11 +28,14 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
-from api.models import ConnectorOut, SchemaOut
+from api.models import ConnectorOut, CredentialOut, SchemaOut
 from api.params import INTERNAL
 from api.problems import PROBLEM_JSON
 from domain.connectors.catalogue import list_types
 from domain.connectors.document import READ_ONLY, connector_document_schema
+from domain.credentials.document import READ_ONLY as CREDENTIAL_READ_ONLY
+from domain.credentials.document import credential_document_schema
+from domain.credentials.types import TYPES as CREDENTIAL_TYPES
 from domain.model import TOKEN_REQUEST, model_documents
 
 CATALOGUE_CACHE = "private, max-age=300"
@@ -230,6 +233,44 @@ ConnectorPatchOperation = json_body_operation(
     " validated like a PUT body. `credentials`, if sent, replace the stored ones whole.",
     media_types=("application/merge-patch+json", "application/json"),
 )
+
+
+def credential_request_document(*, data_required: bool = True) -> dict[str, Any]:
+    """A credential request body, one strict variant per credential type, each embedding
+    its type's ``data`` schema, so the document states every rule the server enforces."""
+    base = credential_document_schema()
+    properties = {key: value for key, value in base["properties"].items()
+                  if key not in CREDENTIAL_READ_ONLY}
+    properties["name"] = {**properties["name"], "pattern": NAME_PATTERN}
+    required = ["name", "type", *(["data"] if data_required else [])]
+    variants = [
+        {"type": "object", "title": f"{entry.type} credential",
+         "description": entry.description,
+         "properties": {**properties, "type": {"const": entry.type},
+                        "data": inlined(entry.data_schema)},
+         "required": required, "additionalProperties": False}
+        for entry in CREDENTIAL_TYPES
+    ]
+    return {"title": "Credential", "oneOf": variants}
+
+
+CredentialCreateOperation = json_body_operation(
+    credential_request_document(),
+    "A credential: `name`, `type` and the type's `data` (write-only: never shown again),"
+    " optionally `expiresAt`. Validated strictly; a body that breaks a rule answers 422 with"
+    " a pointer to each violation, never a value.",
+)
+CredentialReplaceOperation = json_body_operation(
+    credential_request_document(data_required=False),
+    "The whole credential: fields left out return to unset (`expiresAt`: never). `data` left"
+    " out keeps the current data; sent, it replaces it (a rotation). The type cannot change.",
+)
+CredentialPatchOperation = json_body_operation(
+    {"type": "object", "description": "RFC 7396 merge patch"},
+    "An RFC 7396 merge patch applied to the credential's current document; the result is"
+    " validated like a PUT body. `data`, if sent, replaces the stored data whole (a rotation).",
+    media_types=("application/merge-patch+json", "application/json"),
+)
 TokenBodyOperation = json_body_operation(TOKEN_REQUEST, "The new token's name and application id")
 
 
@@ -242,13 +283,26 @@ def schema_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
     return specs
 
 
-def connector_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
-    """The 200 of a handler that answers a connector document as a ``Response`` (and 304)."""
-    specs = {200: ResponseSpec(data_container=ConnectorOut, description="The connector",
+def entity_responses(container: type[Any], description: str, *,
+                     not_modified: bool = False) -> dict[int, ResponseSpec]:
+    """The 200 of a handler that answers a ``container`` document as a ``Response`` (and a
+    304 when ``not_modified``)."""
+    specs = {200: ResponseSpec(data_container=container, description=description,
                                generate_examples=False)}
     if not_modified:
         specs[304] = ResponseSpec(data_container=None, description=_DESCRIPTIONS[304])
     return specs
+
+
+def connector_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
+    """The 200 of a handler that answers a connector document as a ``Response`` (and 304)."""
+    return entity_responses(ConnectorOut, "The connector", not_modified=not_modified)
+
+
+def credential_responses(*, not_modified: bool = False) -> dict[int, ResponseSpec]:
+    """The 200 of a handler that answers a credential document (never its data), and 304."""
+    return entity_responses(CredentialOut, "The credential, without its data",
+                            not_modified=not_modified)
 
 
 def encoded_responses(container: type[Any], description: str) -> dict[int, ResponseSpec]:

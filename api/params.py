@@ -14,6 +14,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from api import access
 from api.problems import PARAMETER_ALIASES
 from domain.connectors.catalogue import list_types
+from domain.credentials.types import TYPE_NAMES
 from domain.model import SLUG
 
 INTERNAL = "/internal/v1"
@@ -32,6 +33,8 @@ PARAMETER_ALIASES.update(
     type_filter="type",
     connector_cursor="cursor",
     scope_filter="scope",
+    credential_cursor="cursor",
+    credential_type="type",
 )
 
 Caller = NamedDependency[access.Caller]
@@ -47,6 +50,8 @@ I and L read as 1, O as 0; at most 128 bits, so the first is 0-7), or the UUID w
 the four hyphens. Anything else is an unknown schema: 404, never 422."""
 CONNECTOR_ID = f"^(cnn_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{25}}|{_UUID})$"
 """A connector id: ``cnn_`` + 26 Crockford base32 characters, or its UUID (as for schemas)."""
+CREDENTIAL_ID = f"^(crd_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{{25}}|{_UUID})$"
+"""A credential id: ``crd_`` + 26 Crockford base32 characters, or its UUID (as for schemas)."""
 UUID = f"^({_UUID})$"
 VERSION = "^0*[1-9][0-9]*$"
 ETAGS = r'^\s*(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)\s*$'
@@ -54,6 +59,7 @@ ETAGS = r'^\s*(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)\s*$'
 STRONG_ETAGS = r'^\s*(\*|"[0-9]{1,9}"(\s*,\s*"[0-9]{1,9}")*)\s*$'
 SCHEMA_CURSOR = "schema-list-cursor"
 CONNECTOR_CURSOR = "connector-list-cursor"
+CREDENTIAL_CURSOR = "credential-list-cursor"
 AUDIT_CURSOR = "audit-cursor"
 """The formats of the opaque cursors: only a ``nextCursor`` of the same list is one (the
 handlers decode it; anything else answers 422 ``/query/cursor``)."""
@@ -187,4 +193,24 @@ IncludeDeletedSchemas = Annotated[
     bool,
     QueryParameter(name="includeDeleted", description="true: also soft-deleted schemas, and"
                    " those of a soft-deleted connector (which answers 404 without it)"),
+]
+CredentialPathId = Annotated[
+    str,
+    PathParameter(description="Credential id: `crd_` + 26 Crockford base32 characters, or its"
+                  " UUID; any other value is an unknown credential (404)",
+                  schema_extra={"pattern": CREDENTIAL_ID}),
+]
+CredentialCursor = Annotated[
+    str | None,
+    QueryParameter(name="cursor", description="The `nextCursor` of the previous page of this"
+                   " list (opaque); any other value answers 422",
+                   schema_extra={"format": CREDENTIAL_CURSOR}),
+]
+CredentialTypeFilter = Annotated[
+    Literal[TYPE_NAMES] | None,  # type: ignore[valid-type]
+    QueryParameter(name="type", description="Only credentials of this type"),
+]
+IncludeDeletedCredentials = Annotated[
+    bool,
+    QueryParameter(name="includeDeleted", description="true: also soft-deleted credentials"),
 ]

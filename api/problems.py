@@ -31,6 +31,14 @@ from domain.connectors.errors import (
     ConnectorValidationError,
     ConnectorVersionNotFoundError,
 )
+from domain.credentials.errors import (
+    CredentialDeletedError,
+    CredentialErasedError,
+    CredentialNotDeletedError,
+    CredentialNotFoundError,
+    CredentialValidationError,
+    CredentialVersionNotFoundError,
+)
 from domain.errors import (
     ConcurrentWriteError,
     RegistryError,
@@ -84,6 +92,13 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     ConnectorExistsError: (409, "connector-exists", "Connector already exists"),
     ConnectorForbiddenError: (403, "connector-forbidden",
                               "Only the connector's owner or an admin may change it"),
+    CredentialValidationError: (422, "validation-failed", "The request is not valid"),
+    CredentialNotFoundError: (404, "credential-not-found", "Credential not found"),
+    CredentialVersionNotFoundError: (404, "credential-version-not-found",
+                                     "Credential version not found"),
+    CredentialDeletedError: (404, "credential-deleted", "Credential was deleted"),
+    CredentialErasedError: (410, "credential-erased", "Credential was erased"),
+    CredentialNotDeletedError: (409, "credential-not-deleted", "Credential is not deleted"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }
@@ -168,7 +183,8 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     """A domain or registry error as a problem."""
     status, slug, title = ERRORS.get(type(error)) or _by_base(error)
     extra: dict[str, Any] = {}
-    if isinstance(error, SchemaValidationError | ConnectorValidationError):
+    if isinstance(error, SchemaValidationError | ConnectorValidationError
+                  | CredentialValidationError):
         extra["errors"] = _violations(error.violations)
     if isinstance(error, SchemaAlreadyExistsError):
         extra["existingId"] = error.existing_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,6 @@ from api.bodies import (
     decode_cursor,
     etag,
     if_match_versions,
-    is_number,
     none_match,
     pack_cursor,
     schema_uuid_param,
@@ -37,7 +37,7 @@ from api.params import (
     SchemaId,
     Version,
 )
-from api.runtime import read, run
+from api.runtime import past_version, read, run
 from domain.connectors.ids import canonical_connector_id
 from domain.errors import (
     NOT_FOUND,
@@ -193,15 +193,11 @@ class SchemaController(Controller):
         head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
         if head is None:
             raise SchemaNotFoundError(NOT_FOUND)
-        schema_id = encode_schema_id(uuid)
-        if not is_number(version, digits=9) or int(version) < 1:
-            raise SchemaVersionNotFoundError(f"schema {schema_id} has no such version")
-        state = await read(caller.registry, caller.registry.queries.version, caller.tenant, uuid,
-                           int(version))
-        if state is None:
-            if int(version) <= head.erased_through:
-                raise SchemaErasedError(f"version {version} of {schema_id} was erased")
-            raise SchemaVersionNotFoundError(f"schema {schema_id} has no version {version}")
+        state = await past_version(
+            caller.registry, partial(caller.registry.queries.version, caller.tenant, uuid),
+            version, kind="schema", public_id=encode_schema_id(uuid),
+            erased_through=head.erased_through, missing=SchemaVersionNotFoundError,
+            erased=SchemaErasedError)
         headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
         return Response(schema_out(state), headers=headers)
 

@@ -7,9 +7,11 @@ schema aggregate just to say who changed it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, AggregateEvent
 
@@ -32,6 +34,31 @@ class Actor:
         return self.email or self.subject
 
 
+@dataclass(frozen=True)
+class RevisionState:
+    """What the state of every aggregate recorded in revisions (connectors, credentials)
+    starts with: its id and tenant, the revision and who made it, and its lifecycle."""
+
+    id: UUID
+    tenant: str = ""
+    app_id: str | None = None
+    revision: int = 0
+    created_at: datetime | None = None
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    erased: bool = False
+    erased_through: int = 0
+
+    @property
+    def version(self) -> int:
+        """The API's name for the revision: the optimistic-concurrency counter."""
+        return self.revision
+
+
 def iso_timestamp(moment: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds and a ``Z``, or ``None``."""
     if moment is None:
@@ -42,6 +69,11 @@ def iso_timestamp(moment: datetime | None) -> str | None:
 def parse_timestamp(text: str | None) -> datetime | None:
     """The inverse of :func:`iso_timestamp`."""
     return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+
+
+def render(value: Any) -> str:
+    """A value in a change text: strings bare, everything else as JSON (as for schemas)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class RevisionEvent(Aggregate.Event):
@@ -83,3 +115,38 @@ class RevisionEvent(Aggregate.Event):
             updated_at=self.timestamp,
             updated_by=self.actor_email or self.actor_subject,
         )
+
+
+def revision_meta(actor: Actor, revision: int) -> dict[str, Any]:
+    """The stamp of every event of one revision: one timestamp (the revision's
+    ``changedAt``), its number, and who made it."""
+    return {
+        "timestamp": AggregateEvent.create_timestamp(),
+        "revision": revision,
+        "tenant": actor.tenant,
+        "actor_subject": actor.subject,
+        "actor_email": actor.email,
+        "app_id": actor.app_id,
+    }
+
+
+class Redacted(AggregateEvent):
+    """Stands in for an event whose data key was destroyed by an erase: it carries nothing
+    but its position; it is never stored, only read back.
+
+    Each aggregate names what it rebuilds (``restores``: the aggregate class and its state
+    class), so a stream read back redacted gives an aggregate with an empty state.
+    """
+
+    shredded: ClassVar[bool] = False
+    restores: ClassVar[tuple[Any, Any]]
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is None:
+            aggregate_class, state_class = self.restores
+            aggregate = aggregate_class.__new__(aggregate_class)
+            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            aggregate.state = state_class(id=self.originator_id)
+        else:
+            aggregate.version = self.originator_version
+        return aggregate

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, AggregateEvent
+from eventsourcing.domain import Aggregate
 
-from domain.common import Actor, RevisionEvent
+from domain.common import Actor, Redacted, RevisionEvent, revision_meta
 from domain.errors import (
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -208,7 +208,7 @@ class Schema(Aggregate):
         return cls._create(
             cls.Created,
             id=schema_uuid(actor.tenant, connector_id, key),
-            **_meta(actor, 1),
+            **revision_meta(actor, 1),
             **_content_kwargs(connector_id, key, content),
         )
 
@@ -219,14 +219,14 @@ class Schema(Aggregate):
             raise SchemaAlreadyExistsError(state.schema_id, deleted=state.deleted)
         self.trigger_event(
             self.Recreated,
-            **_meta(actor, state.revision + 1),
+            **revision_meta(actor, state.revision + 1),
             **_content_kwargs(connector_id, key, content),
         )
 
     def replace(self, actor: Actor, content: SchemaContent) -> bool:
         """Make the content equal ``content``; one revision, or nothing when unchanged."""
         current = _require(self.visible_state())
-        meta = _meta(actor, self.state.revision + 1)
+        meta = revision_meta(actor, self.state.revision + 1)
         changes = plan_changes(current, content)
         for event_class, payload in changes:
             self.trigger_event(event_class, **meta, **payload)
@@ -235,21 +235,21 @@ class Schema(Aggregate):
     def delete(self, actor: Actor) -> None:
         """Soft-delete the schema."""
         self.visible_state()
-        self.trigger_event(self.Deleted, **_meta(actor, self.state.revision + 1))
+        self.trigger_event(self.Deleted, **revision_meta(actor, self.state.revision + 1))
 
     def restore(self, actor: Actor) -> None:
         """Bring back a soft-deleted schema."""
         state = self.live_state()
         if not state.deleted:
             raise SchemaNotDeletedError(f"schema {state.schema_id} is not deleted")
-        self.trigger_event(self.Restored, **_meta(actor, state.revision + 1))
+        self.trigger_event(self.Restored, **revision_meta(actor, state.revision + 1))
 
     def erase(self, actor: Actor) -> None:
         """Destroy the schema's content for good (deleted or not)."""
         state = self.live_state()
         self.trigger_event(
             self.Erased,
-            **_meta(actor, state.revision + 1),
+            **revision_meta(actor, state.revision + 1),
             erased_versions=state.revision - state.erased_through,
         )
 
@@ -269,24 +269,11 @@ class Schema(Aggregate):
         return state
 
 
-class SchemaRedacted(AggregateEvent):
-    """Stands in for a schema event whose data key was destroyed by an erase.
-
-    It carries nothing but its position; it is never stored, only read back.
-    """
-
-    shredded: ClassVar[bool] = False
-
-    def mutate(self, aggregate: Any) -> Any:
-        if aggregate is None:
-            aggregate = Schema.__new__(Schema)
-            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
-            aggregate.state = SchemaState(id=self.originator_id)
-        else:
-            aggregate.version = self.originator_version
-        return aggregate
+class SchemaRedacted(Redacted):
+    """Stands in for a schema event whose data key was destroyed by an erase."""
 
 
+SchemaRedacted.restores = (Schema, SchemaState)
 Schema.Event.redacted_class = SchemaRedacted
 
 
@@ -312,18 +299,6 @@ def _require(state: SchemaState) -> SchemaContent:
     if state.content is None:
         raise SchemaNotFoundError(f"schema {state.schema_id} has no content")
     return state.content
-
-
-def _meta(actor: Actor, revision: int) -> dict[str, Any]:
-    # Every event of one revision shares one timestamp: the revision's ``changedAt``.
-    return {
-        "timestamp": Schema.Event.create_timestamp(),
-        "revision": revision,
-        "tenant": actor.tenant,
-        "actor_subject": actor.subject,
-        "actor_email": actor.email,
-        "app_id": actor.app_id,
-    }
 
 
 def _content_kwargs(connector_id: str, key: str, content: SchemaContent) -> dict[str, Any]:

@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import fields
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Transcoding
 
-from domain.common import iso_timestamp, parse_timestamp
 from domain.connectors.base import ConnectorEvent
 from domain.connectors.connector import ConnectorRedacted
 from domain.connectors.lifecycle import Erased
@@ -31,6 +27,8 @@ from projections.revisions import (
     Head,
     Revision,
     RevisionTable,
+    StateCodec,
+    append_change,
     read_current,
     read_head,
     read_tenant,
@@ -43,43 +41,12 @@ VERSIONS = RevisionTable("registry_connector_versions", "state")
 ConnectorHead = Head
 """Version and status of a connector (the shared head of a read model)."""
 
-_IN_COLUMNS = frozenset({"id", "tenant", "erased", "erased_through"})
-"""State attributes kept in their own columns, not in the state JSON."""
-
 _TAGS = {"sqlite": "json_each(tags)", "postgres": "jsonb_each_text(tags::jsonb)"}
 """The table function that lists a row's tags as ``key``/``value`` rows, per dialect."""
 
 
-def _dump_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso_timestamp(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, tuple):
-        return [_dump_value(item) for item in value]
-    if isinstance(value, Mapping):
-        return dict(value)
-    return value
-
-
-def _uuids(values: list[str]) -> tuple[UUID, ...]:
-    return tuple(UUID(value) for value in values)
-
-
-def _loader(annotation: str) -> Callable[[Any], Any]:
-    """How a JSON value turns back into an attribute, from the attribute's annotation."""
-    if annotation.startswith("datetime"):
-        return parse_timestamp
-    if annotation.startswith("tuple[UUID"):
-        return _uuids
-    if annotation.startswith("tuple"):
-        return tuple
-    return lambda value: value
-
-
-# Derived from the dataclass, so a new state attribute is stored without touching this module.
-_LOADERS = {f.name: _loader(str(f.type)) for f in fields(ConnectorState)
-            if f.name not in _IN_COLUMNS}
+CODEC = StateCodec(ConnectorState)
+"""The connector state as a row's JSON."""
 
 
 def dump_state(state: ConnectorState) -> str:
@@ -89,16 +56,12 @@ def dump_state(state: ConnectorState) -> str:
 
 
 def _dump(state: ConnectorState) -> str:
-    return json.dumps(
-        {name: _dump_value(getattr(state, name)) for name in _LOADERS}, separators=(",", ":")
-    )
+    return CODEC.dump(state)
 
 
 def load_state(uuid: UUID, tenant: str, erased_through: int, text: str) -> ConnectorState:
     """The inverse of :func:`dump_state` (attributes it does not know keep their default)."""
-    data = json.loads(text)
-    values = {name: load(data[name]) for name, load in _LOADERS.items() if name in data}
-    return ConnectorState(id=uuid, tenant=tenant, erased_through=erased_through, **values)
+    return CODEC.load(uuid, tenant, erased_through, text)
 
 
 class ConnectorStateAsJson(Transcoding):
@@ -119,16 +82,7 @@ class ConnectorStateAsJson(Transcoding):
 
 def state_from_row(row: Row) -> ConnectorState:
     """The domain state of a current-state row."""
-    uuid = UUID(row["uuid"])
-    if row["state"] is None:
-        return ConnectorState(
-            id=uuid,
-            tenant=row["tenant"],
-            revision=row["version"],
-            erased=row["status"] == "erased",
-            erased_through=row["erased_through"],
-        )
-    return load_state(uuid, row["tenant"], row["erased_through"], row["state"])
+    return CODEC.from_row(row)
 
 
 class ConnectorProjection:
@@ -193,11 +147,7 @@ class ConnectorProjection:
         )
 
     def _save_version(self, cur: Cursor, event: ConnectorEvent, state: ConnectorState) -> None:
-        stored = VERSIONS.stored(cur, event.originator_id, event.revision)
-        changes: list[str] = json.loads(stored["changes"]) if stored else []
-        if event.text() not in changes:
-            changes.append(event.text())
-        VERSIONS.upsert(cur, event, changes, None, dump_state(state))
+        append_change(VERSIONS, cur, event, event.text(), dump_state(state))
 
 
 def parse_tag(tag: str) -> tuple[str, str | None]:

@@ -10,12 +10,13 @@ nothing of the erased content.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from domain.common import iso_timestamp
+from domain.common import iso_timestamp, parse_timestamp
 from projections.db import Cursor, Database, Row
 from projections.history import ERASED
 
@@ -35,6 +36,9 @@ class RevisionEvent(Protocol):
     def actor_subject(self) -> str: ...
     @property
     def actor_email(self) -> str | None: ...
+
+
+S = TypeVar("S")
 
 
 class Lifecycle(Protocol):
@@ -181,3 +185,82 @@ def _revision(row: Row) -> Revision:
         changes=json.loads(row["changes"]),
         erased_versions=row["erased_versions"],
     )
+
+
+def _dump_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_timestamp(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_dump_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _uuids(values: list[str]) -> tuple[UUID, ...]:
+    return tuple(UUID(value) for value in values)
+
+
+def _optional_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def _loader(annotation: str) -> Callable[[Any], Any]:
+    """How a JSON value turns back into an attribute, from the attribute's annotation."""
+    if annotation.startswith("datetime"):
+        return parse_timestamp
+    if annotation.startswith("tuple[UUID"):
+        return _uuids
+    if annotation.startswith("tuple"):
+        return _optional_tuple
+    return lambda value: value
+
+
+class StateCodec(Generic[S]):
+    """A frozen state dataclass as the JSON a row holds, and back.
+
+    Derived from the dataclass, so a new state attribute is stored without touching the
+    projection. ``id``, ``tenant``, ``erased`` and ``erased_through`` live in their own
+    columns; a load gives them back, and attributes the JSON lacks keep their default.
+    """
+
+    IN_COLUMNS = frozenset({"id", "tenant", "erased", "erased_through"})
+
+    def __init__(self, state_class: type[S]) -> None:
+        self.state_class = state_class
+        self.loaders = {f.name: _loader(str(f.type)) for f in fields(state_class)  # type: ignore[arg-type]
+                        if f.name not in self.IN_COLUMNS}
+
+    def dump(self, state: S) -> str:
+        """The state's attributes (bar the column ones) as compact JSON."""
+        return json.dumps({name: _dump_value(getattr(state, name)) for name in self.loaders},
+                          separators=(",", ":"))
+
+    def from_row(self, row: Row) -> S:
+        """The state of a current-state row (an erased one keeps its head alone)."""
+        uuid = UUID(row["uuid"])
+        if row["state"] is None:
+            return self.state_class(  # type: ignore[call-arg]
+                id=uuid, tenant=row["tenant"], revision=row["version"],
+                erased=row["status"] == "erased", erased_through=row["erased_through"])
+        return self.load(uuid, row["tenant"], row["erased_through"], row["state"])
+
+    def load(self, uuid: UUID, tenant: str, erased_through: int, text: str) -> S:
+        """The inverse of :meth:`dump`."""
+        data = json.loads(text)
+        values = {name: load(data[name]) for name, load in self.loaders.items() if name in data}
+        return self.state_class(id=uuid, tenant=tenant,  # type: ignore[call-arg]
+                                erased_through=erased_through, **values)
+
+
+def append_change(table: RevisionTable, cur: Cursor, event: Any, text: str,
+                  state: str) -> None:
+    """Record one event of a revision: the revision's row gets the state after it and its
+    text appended, so the row ends as the whole revision."""
+    stored = table.stored(cur, event.originator_id, event.revision)
+    changes: list[str] = json.loads(stored["changes"]) if stored else []
+    if text not in changes:
+        changes.append(text)
+    table.upsert(cur, event, changes, None, state)

@@ -53,6 +53,8 @@ from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
 from projections.connectors import TABLES as CONNECTOR_TABLES
 from projections.connectors import ConnectorProjection, ConnectorStateAsJson
+from projections.credentials import TABLES as CREDENTIAL_TABLES
+from projections.credentials import CredentialProjection, CredentialQueries
 from projections.db import Cursor, Database, Dialect
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
@@ -60,6 +62,7 @@ from projections.schemas import SchemaProjection, SchemaQueries
 from projections.tokens import TokenProjection
 from registry import tokens
 from registry.connectors import Access, ConnectorCommands
+from registry.credentials import CredentialCommands
 from registry.health import DatabaseUnavailableError
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
 from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
@@ -100,7 +103,7 @@ RETRY_SECONDS = 10.0
 while concurrent writes win: an admin's erase, or one of many schema creates under one
 connector, is not starved."""
 TORN_READ_ATTEMPTS = 3
-ERASABLE_TABLES = (*SCHEMA_TABLES, *CONNECTOR_TABLES)
+ERASABLE_TABLES = (*SCHEMA_TABLES, *CONNECTOR_TABLES, *CREDENTIAL_TABLES)
 """Read-model tables an erase deletes content from: vacuumed after each erase."""
 Listener = Callable[[Sequence[object]], None]
 T = TypeVar("T")
@@ -113,8 +116,9 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(ConnectorCommands, Application[UUID]):
-    """Commands on schemas, connectors, API tokens and the audit trail, saved as events."""
+class SchemaRegistry(ConnectorCommands, CredentialCommands, Application[UUID]):
+    """Commands on schemas, connectors, credentials, API tokens and the audit trail, saved
+    as events."""
 
     name = "SchemaRegistry"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Connector: SNAPSHOT_INTERVAL}
@@ -127,11 +131,13 @@ class SchemaRegistry(ConnectorCommands, Application[UUID]):
             self.db,
             self.recorder,
             self.mapper,
-            [SchemaProjection(), ConnectorProjection(), TokenProjection(), AuditProjection()],
+            [SchemaProjection(), ConnectorProjection(), CredentialProjection(),
+             TokenProjection(), AuditProjection()],
             name="read_models",
         )
         self.projector.create_tables()
         self.schemas = SchemaQueries(self.db)
+        self.credentials = CredentialQueries(self.db)
         self.listeners: list[Listener] = []
         self._projected = threading.local()
 

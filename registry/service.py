@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from projections.audit import AuditQueries
 from projections.connectors import ConnectorQueries
+from projections.credentials import CredentialQueries
 from projections.runner import Follower, Progress
 from projections.schemas import SchemaQueries
 from projections.tokens import TokenQueries
@@ -32,6 +34,7 @@ class Registry:
         self.projector = self.app.projector
         self.queries = SchemaQueries(self.db)
         self.connectors = ConnectorQueries(self.db)
+        self.credentials: CredentialQueries = self.app.credentials
         self.tokens = TokenQueries(self.db)
         self.audit = AuditQueries(self.db)
         self.watchers: list[Watcher] = []
@@ -46,8 +49,24 @@ class Registry:
         """Catch up now, then keep following writes made by other processes."""
         self.follow()
         if self._follower is None:
-            self._follower = Follower(self.follow, self.settings.follow_interval)
+            self._follower = Follower(self.tick, self.settings.follow_interval)
             self._follower.start()
+
+    def tick(self) -> None:
+        """One turn of the follower: catch up, then expire the credentials now due."""
+        self.follow()
+        self.expire()
+
+    def expire(self, now: datetime | None = None) -> None:
+        """Soft-delete every credential whose ``expiresAt`` has come (``Deleted (expired)``).
+
+        Every follower runs it; two processes expiring one credential race on its version
+        and the loser skips it. While the database is down this does nothing.
+        """
+        try:
+            self.app.expire_credentials(now or datetime.now(UTC))
+        except DatabaseUnavailableError:
+            return
 
     def follow(self) -> None:
         """Apply new events to the read models; tell the watchers when anything moved.

@@ -7,17 +7,13 @@ destroys the key leaves nothing readable, config and credential values included.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from domain.common import RevisionEvent
+from domain.common import RevisionEvent, render
 from domain.connectors.state import ConnectorState
 
-
-def render(value: Any) -> str:
-    """A value in a change text: strings bare, everything else as JSON (as for schemas)."""
-    return value if isinstance(value, str) else json.dumps(value)
+__all__ = ["ConnectorEvent", "change_texts", "render"]
 
 
 class ConnectorEvent(RevisionEvent):

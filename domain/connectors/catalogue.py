@@ -7,7 +7,7 @@ documents the API publishes are exactly the rules it enforces.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from typing import Any, Literal
 
@@ -39,13 +39,19 @@ def get_type(type_name: str) -> ConnectorType | None:
     return _BY_TYPE.get(type_name)
 
 
+def checked_validator(schema: Mapping[str, Any]) -> Validator:
+    """A validator of a JSON Schema 2020-12 document checked against the metaschema first,
+    with format checks (``date-time``, ``uri``...)."""
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
 @cache
 def validator(type_name: str, part: Part) -> Validator:
     """A validator of one type's config or credentials, built once (with format checks)."""
     entry = _BY_TYPE[type_name]
-    schema = entry.config_schema if part == "config" else entry.credentials_schema
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return checked_validator(entry.config_schema if part == "config"
+                             else entry.credentials_schema)
 
 
 def validate_config(type_name: str, document: Any) -> list[Violation]:
@@ -81,16 +87,19 @@ def _validate(type_name: str, part: Part, document: Any,
                              f"/{part}" if base is None else base)
 
 
-def schema_violations(checker: Validator, document: Any, base: str = "") -> list[Violation]:
+def schema_violations(checker: Validator, document: Any, base: str = "",
+                      multiline: Collection[str] = ()) -> list[Violation]:
     """Every rule of a JSON Schema ``document`` breaks, with pointers prefixed by ``base``.
 
     Unlike ``domain.model.violations_of``, an unknown key is reported at its own pointer.
+    A string may end with a newline only at a pointer in ``multiline`` (a PEM block does).
     """
     errors = checker.iter_errors(document)
     found: list[Violation] = []
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         found += _violations(base, error)
-    return _unique(found) or _trailing_newlines(base, document)
+    return _unique(found) or [v for v in _trailing_newlines(base, document)
+                              if v.pointer not in multiline]
 
 
 def _violations(base: str, error: ValidationError) -> list[Violation]:

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, AggregateEvent, Snapshot
+from eventsourcing.domain import Aggregate, Snapshot
 
-from domain.common import Actor
+from domain.common import Actor, Redacted, revision_meta
 from domain.connectors import events as ev
 from domain.connectors.catalogue import auth_type_of, get_type, validate_credentials
 from domain.connectors.document import parse_connector, without_read_only
@@ -57,7 +57,7 @@ class Connector(Aggregate):
         entry = get_type(fields["type"])
         assert entry is not None  # parse_connector accepts catalogue types only
         return cls._create(
-            ev.Created, id=connector_id, **_meta(actor, 1), fields=fields,
+            ev.Created, id=connector_id, **revision_meta(actor, 1), fields=fields,
             credentials=parsed.credentials, auth_type=parsed.auth_type or entry.default_auth_type,
         )
 
@@ -188,41 +188,18 @@ class Connector(Aggregate):
         return state
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:
-        meta = _meta(actor, self.state.revision + 1)
+        meta = revision_meta(actor, self.state.revision + 1)
         for event_class, payload in changes:
             self.trigger_event(event_class, **meta, **payload)
         return bool(changes)
 
 
-class ConnectorRedacted(AggregateEvent):
-    """Stands in for a connector event whose data key was destroyed by an erase.
-
-    It carries nothing but its position; it is never stored, only read back.
-    """
-
-    shredded: ClassVar[bool] = False
-
-    def mutate(self, aggregate: Any) -> Any:
-        if aggregate is None:
-            aggregate = Connector.__new__(Connector)
-            aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
-            aggregate.state = ConnectorState(id=self.originator_id)
-        else:
-            aggregate.version = self.originator_version
-        return aggregate
+class ConnectorRedacted(Redacted):
+    """Stands in for a connector event whose data key was destroyed by an erase."""
 
 
+ConnectorRedacted.restores = (Connector, ConnectorState)
 ev.ConnectorEvent.redacted_class = ConnectorRedacted
 Connector.Snapshot.redacted_class = ConnectorRedacted  # type: ignore[attr-defined]
 
 
-def _meta(actor: Actor, revision: int) -> dict[str, Any]:
-    # Every event of one revision shares one timestamp: the revision's ``changedAt``.
-    return {
-        "timestamp": ev.ConnectorEvent.create_timestamp(),
-        "revision": revision,
-        "tenant": actor.tenant,
-        "actor_subject": actor.subject,
-        "actor_email": actor.email,
-        "app_id": actor.app_id,
-    }

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
 from domain.connectors.catalogue import (
     CATALOGUE,
     auth_type_of,
+    checked_validator,
     get_type,
     schema_violations,
     validate_config,
@@ -107,9 +107,7 @@ def connector_document_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Validator:
-    schema = connector_document_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return checked_validator(connector_document_schema())
 
 
 def validate_connector(document: Any) -> list[Violation]:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from domain.common import RevisionState
 from domain.connectors.catalogue import get_type
 from domain.connectors.ids import encode_connector_id
 
@@ -49,22 +50,9 @@ UNSET: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class ConnectorState:
+class ConnectorState(RevisionState):
     """Everything known about a connector after some revision (never a credential value)."""
 
-    id: UUID
-    tenant: str = ""
-    app_id: str | None = None
-    revision: int = 0
-    created_at: datetime | None = None
-    created_by: str | None = None
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    deleted: bool = False
-    deleted_at: datetime | None = None
-    deleted_by: str | None = None
-    erased: bool = False
-    erased_through: int = 0
     source: str = "edm"
     source_type: str = "api"
     schema_version: int = 1
@@ -119,11 +107,6 @@ class ConnectorState:
     def connector_id(self) -> str:
         """The public ``cnn_`` id."""
         return encode_connector_id(self.id)
-
-    @property
-    def version(self) -> int:
-        """The API's name for the revision: the optimistic-concurrency counter."""
-        return self.revision
 
     @property
     def status(self) -> str:

@@ -20,9 +20,10 @@ from litestar.testing import TestClient
 from schemathesis.python import asgi
 
 from api.app import create_app
-from api.params import AUDIT_CURSOR, CONNECTOR_CURSOR, INTERNAL, SCHEMA_CURSOR
+from api.params import AUDIT_CURSOR, CONNECTOR_CURSOR, CREDENTIAL_CURSOR, INTERNAL, SCHEMA_CURSOR
 from domain.common import Actor
 from domain.connectors.ids import encode_connector_id
+from domain.credentials.ids import encode_credential_id
 from domain.ids import encode_schema_id
 from registry.auth import ROLES, issue_token
 from registry.service import Registry
@@ -46,6 +47,9 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format(
     CONNECTOR_CURSOR, _UUIDS.map(lambda u: _cursor("connectors", encode_connector_id(u)))
+)
+schemathesis.openapi.format(
+    CREDENTIAL_CURSOR, _UUIDS.map(lambda u: _cursor("credentials", encode_credential_id(u)))
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,

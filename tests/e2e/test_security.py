@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 
 from domain.common import Actor
 from domain.connectors.ids import decode_connector_id
+from domain.credentials.ids import decode_credential_id
 from registry.auth import ROLES
 from registry.connectors import Access
 from registry.service import Registry
@@ -75,7 +76,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 30
+    assert len(documented) == 40
     assert documented == route_rules(client.app)
 
 
@@ -95,20 +96,37 @@ def _fresh_connector(registry: Registry, owner: str = "setup", tenant: str = "ac
     return registry.app.create_connector(access, s3_connector(name, ownerId=owner)).connector_id
 
 
+def _fresh_credential(registry: Registry, tenant: str = "acme") -> str:
+    """A basic-auth credential of the tenant (credentials are tenant-wide)."""
+    access = Access(Actor("setup", tenant), roles=("admin",))
+    return registry.app.create_credential(access, credential_body("Billing")).credential_id
+
+
+def credential_body(name: str) -> dict[str, Any]:
+    return {"name": name, "type": "basic-auth",
+            "data": {"username": "svc", "password": "hunter2-credential"}}
+
+
 def _request_for(key: str, registry: Registry,
                  subject: str = "setup") -> tuple[str, str, dict[str, Any]]:
     method, template = key.split(" ", 1)
     schema_id, connector = _fresh_schema(registry)
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
-    ids = {"api-tokens": token_id, "connectors": _fresh_connector(registry, subject)}
+    ids = {"api-tokens": token_id, "connectors": _fresh_connector(registry, subject),
+           "credentials": _fresh_credential(registry)}
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
         cid=connector, connector=connector, version="1", type="s3",
     )
     body: dict[str, Any] = {}
-    if method == "POST" and template.endswith("/connectors"):
+    if "/v1/credentials/" in template:
+        body = {"json": {"name": "Patched"}} if method == "PATCH" else body
+        body = {"json": credential_body("Replaced")} if method == "PUT" else body
+    elif method == "POST" and template.endswith("/v1/credentials"):
+        body = {"json": credential_body(f"New {uuid.uuid4().hex[:8]}")}
+    elif method == "POST" and template.endswith("/connectors"):
         body = {"json": s3_connector(f"New {uuid.uuid4().hex[:8]}")}
-    elif template.endswith("/credentials"):
+    elif template.endswith("/{id}/credentials"):
         body = {"json": s3_connector("")["credentials"]}
     elif method == "PATCH":
         body = {"json": {"config": {"prefix": "/patched/"}}}
@@ -128,7 +146,11 @@ def test_every_route_with_every_role(client: Client, registry: Registry, role: s
     caller = headers(roles=(role,), subject=f"{role}-user")
     for key, allowed in sorted(documented_rules().items()):
         method, path, body = _request_for(key, registry, f"{role}-user")
-        if method == "POST" and "/connectors/" in path and path.endswith("/restore"):
+        if method == "POST" and "/credentials/" in path and path.endswith("/restore"):
+            credential = decode_credential_id(path.split("/")[-2])
+            assert credential is not None
+            registry.app.delete_credential(Access(ADMIN, roles=("admin",)), credential)
+        elif method == "POST" and "/connectors/" in path and path.endswith("/restore"):
             connector = decode_connector_id(path.split("/")[-2])
             assert connector is not None
             registry.app.delete_connector(Access(ADMIN, roles=("admin",)), connector,
@@ -305,6 +327,10 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     body: dict[str, Any] = {"json": placed(seed_create())} if method == "PUT" else {}
     if "api-tokens" in template:
         theirs, random = token_id, str(uuid.uuid4())
+    elif "/v1/credentials/" in template:
+        theirs, random = _fresh_credential(registry), "crd_" + "7" * 26
+        body = {"json": credential_body("Intruder")} if method == "PUT" else body
+        body = {"json": {"name": "Intruder"}} if method == "PATCH" else body
     elif "/connectors/" in template:
         theirs, random = connector_id, "cnn_" + "7" * 26
         body = {"json": s3_connector("Intruder")} if method == "PUT" else body
@@ -312,6 +338,7 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
         body = {"json": s3_connector("")["credentials"]} if "/credentials" in template else body
     before = snapshot(registry)
     connectors_before = registry.connectors.page("acme", include_deleted=True, limit=100)
+    credentials_before = registry.credentials.page("acme", include_deleted=True, limit=100)
     # One request id for both, so that the problem documents may be equal to the byte.
     intruder = {**headers(tenant="globex"), "X-Request-Id": "same-for-both"}
     answers = []
@@ -324,6 +351,8 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     after = snapshot(registry)
     assert after["schemas"] == before["schemas"] and after["versions"] == before["versions"]
     assert registry.connectors.page("acme", include_deleted=True, limit=100) == connectors_before
+    assert registry.credentials.page("acme", include_deleted=True,
+                                     limit=100) == credentials_before
 
 
 def test_lists_and_generators_are_scoped(client: Client, registry: Registry) -> None:
