@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -128,6 +129,17 @@ def revision_meta(actor: Actor, revision: int) -> dict[str, Any]:
         "actor_email": actor.email,
         "app_id": actor.app_id,
     }
+
+
+def record_revision(
+    aggregate: Any, actor: Actor, changes: Sequence[tuple[type[Any], dict[str, Any]]]
+) -> bool:
+    """Trigger a command's events as one revision after the aggregate's current one: one
+    shared number and timestamp. False, recording nothing, when there are no changes."""
+    meta = revision_meta(actor, aggregate.state.revision + 1)
+    for event_class, payload in changes:
+        aggregate.trigger_event(event_class, **meta, **payload)
+    return bool(changes)
 
 
 class Redacted(AggregateEvent):

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
 
-from domain.common import Actor, Redacted, revision_meta
+from domain.common import Actor, Redacted, record_revision, revision_meta
 from domain.connectors import events as ev
 from domain.connectors.catalogue import auth_type_of, get_type, validate_credentials
 from domain.connectors.document import parse_connector, without_read_only
@@ -188,10 +188,7 @@ class Connector(Aggregate):
         return state
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:
-        meta = revision_meta(actor, self.state.revision + 1)
-        for event_class, payload in changes:
-            self.trigger_event(event_class, **meta, **payload)
-        return bool(changes)
+        return record_revision(self, actor, changes)
 
 
 class ConnectorRedacted(Redacted):

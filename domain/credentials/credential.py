@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.common import Actor, Redacted, revision_meta
+from domain.common import Actor, Redacted, record_revision, revision_meta
 from domain.connectors.merge_patch import apply_merge_patch
 from domain.credentials import events as ev
 from domain.credentials.document import CredentialInput, parse_credential, without_read_only
@@ -108,10 +108,7 @@ class Credential(Aggregate):
         return state
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:
-        meta = revision_meta(actor, self.state.revision + 1)
-        for event_class, payload in changes:
-            self.trigger_event(event_class, **meta, **payload)
-        return bool(changes)
+        return record_revision(self, actor, changes)
 
 
 def plan_changes(old: Mapping[str, Any], new: CredentialInput) -> list[Change]:
