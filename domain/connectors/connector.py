@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as AggregateSnapshot
 
 from domain.common import Actor, Redacted, record_revision, revision_meta
 from domain.connectors import events as ev
@@ -41,7 +42,7 @@ class Connector(Aggregate):
     events, and an erase shreds both.
     """
 
-    class Snapshot(Snapshot):
+    class Snapshot(AggregateSnapshot):
         """The connector's state at a version; content, hence shredded like the events."""
 
         shredded: ClassVar[bool] = True
