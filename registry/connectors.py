@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from ulid import ULID
 
 from domain.common import Actor
+from domain.connectors import events as ev
 from domain.connectors.access import can_change, can_see
 from domain.connectors.connector import Connector
 from domain.connectors.errors import (
@@ -52,6 +53,7 @@ class ConnectorCommands:
 
     if TYPE_CHECKING:  # provided by the application this is mixed into
         repository: Any
+        events: Any
 
         def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
 
@@ -141,6 +143,20 @@ class ConnectorCommands:
         state = self._retrying(attempt)
         self._reclaim()
         return state
+
+    def connector_credentials(
+        self, access: Access, uuid: UUID,
+    ) -> tuple[ConnectorState, dict[str, Any] | None]:
+        """A live connector the caller may see, and the values of its current credentials
+        (``None`` when it has none). The only reader of credential values: callers use them
+        to reach the connector's system and never show or log them."""
+        connector = self.connector(access, uuid)
+        state = connector.visible_state()
+        values: dict[str, Any] | None = None
+        for event in self.events.get(uuid):
+            if isinstance(event, ev.Created | ev.CredentialsReplaced):
+                values = event.credentials if event.credentials is not None else values
+        return state, (dict(values) if values is not None else None)
 
     def connector(self, access: Access, uuid: UUID) -> Connector:
         """A connector the caller may see; 404 for unknown, other tenants' and hidden ones."""

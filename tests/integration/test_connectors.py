@@ -287,3 +287,19 @@ def test_a_connector_is_read_from_its_snapshot_and_an_erase_shreds_it(
     heads = [registry.queries.head("acme", schema) for schema in loaded.state.schemas]
     assert {head.status for head in heads if head is not None} == {"erased"}
     assert len(heads) == SNAPSHOT_INTERVAL + 3
+
+
+def test_connector_credentials_reads_the_current_values_for_the_caller_only(
+    registry: Registry,
+) -> None:
+    state = registry.app.create_connector(OWNER, s3())
+    _, values = registry.app.connector_credentials(OWNER, state.id)
+    assert values == S3["credentials"]
+    rotated = {"accessKeyId": "AKIAROTATED000000000", "secretAccessKey": "rotated-" + SECRET}
+    registry.app.rotate_connector_credentials(OWNER, state.id, rotated)
+    assert registry.app.connector_credentials(ADMIN, state.id)[1] == rotated
+    with pytest.raises(ConnectorNotFoundError):
+        registry.app.connector_credentials(OTHER_TENANT, state.id)
+    registry.app.delete_connector(OWNER, state.id, cascade=False)
+    with pytest.raises(ConnectorDeletedError):
+        registry.app.connector_credentials(OWNER, state.id)
