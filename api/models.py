@@ -12,7 +12,9 @@ import msgspec
 
 from domain.common import iso_timestamp
 from domain.connectors.definition import ConnectorType, Mode
+from domain.connectors.ids import encode_connector_id
 from domain.connectors.state import ConnectorState
+from domain.credentials.ids import encode_credential_id
 from domain.credentials.state import CredentialState
 from domain.ids import encode_schema_id
 from domain.schema import SchemaState
@@ -225,6 +227,7 @@ class ConnectorOut(Base):
     config: dict[str, Any]
     vault_path: str | None
     auth_type: str | None
+    credential_id: str | None
     credential_fields: list[str]
     credentials_set: bool
     credential_last_rotated_at: str | None
@@ -291,6 +294,8 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
         config=dict(state.config),
         vault_path=state.vault_path,
         auth_type=state.auth_type,
+        credential_id=(None if state.credential_id is None
+                       else encode_credential_id(state.credential_id)),
         credential_fields=list(state.credential_fields),
         credentials_set=state.credentials_set,
         credential_last_rotated_at=iso_timestamp(state.credential_last_rotated_at),
@@ -337,6 +342,7 @@ class CredentialOut(Base):
     type: str | None
     data_fields: list[str]
     data_set: bool
+    connector_id: str | None
     errors: list[str] | None
     usages: list[dict[str, Any]]
     expires_at: str | None
@@ -367,7 +373,10 @@ def credential_out(state: CredentialState) -> CredentialOut:
     return CredentialOut(
         id=state.credential_id, uuid=str(state.id), tenant=state.tenant, app_id=state.app_id,
         name=state.name, type=state.type, data_fields=list(state.data_fields),
-        data_set=state.data_set, errors=None if state.errors is None else list(state.errors),
+        data_set=state.data_set,
+        connector_id=(None if state.connector_id is None
+                      else encode_connector_id(state.connector_id)),
+        errors=None if state.errors is None else list(state.errors),
         usages=[], expires_at=iso_timestamp(state.expires_at),
         rotated_at=iso_timestamp(state.rotated_at),
         status="erased" if state.erased else "deleted" if state.deleted else "active",

@@ -36,6 +36,7 @@ from domain.credentials.errors import (
     CredentialErasedError,
     CredentialNotDeletedError,
     CredentialNotFoundError,
+    CredentialOwnedError,
     CredentialValidationError,
     CredentialVersionNotFoundError,
 )
@@ -99,6 +100,7 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     CredentialDeletedError: (404, "credential-deleted", "Credential was deleted"),
     CredentialErasedError: (410, "credential-erased", "Credential was erased"),
     CredentialNotDeletedError: (409, "credential-not-deleted", "Credential is not deleted"),
+    CredentialOwnedError: (409, "credential-owned", "Credential belongs to a connector"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }

@@ -215,7 +215,13 @@ def _loader(annotation: str) -> Callable[[Any], Any]:
         return _uuids
     if annotation.startswith("tuple"):
         return _optional_tuple
+    if annotation.startswith("UUID"):
+        return _optional_uuid
     return lambda value: value
+
+
+def _optional_uuid(value: str | None) -> UUID | None:
+    return None if value is None else UUID(value)
 
 
 class StateCodec(Generic[S]):

@@ -9,7 +9,7 @@ releases its name in the same save, with every data key destroyed in that transa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
@@ -19,7 +19,6 @@ from eventsourcing.domain import Aggregate
 from ulid import ULID
 
 from domain.common import Actor
-from domain.connectors import events as ev
 from domain.connectors.access import can_change, can_see
 from domain.connectors.connector import Connector
 from domain.connectors.errors import (
@@ -30,6 +29,7 @@ from domain.connectors.errors import (
 from domain.connectors.ids import connector_name_uuid, encode_connector_id
 from domain.connectors.name_index import ConnectorName, claim_name
 from domain.connectors.state import ConnectorState
+from domain.credentials.credential import Credential
 from domain.errors import ConcurrentWriteError, StaleVersionError
 from domain.schema import Schema
 from registry.persistence import DESTROY_KEYS
@@ -53,7 +53,8 @@ class ConnectorCommands:
 
     if TYPE_CHECKING:  # provided by the application this is mixed into
         repository: Any
-        events: Any
+
+        def credential_data(self, uuid: UUID) -> dict[str, Any] | None: ...
 
         def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
 
@@ -64,14 +65,15 @@ class ConnectorCommands:
         def _retrying(self, attempt: Callable[[], T]) -> T: ...
 
     def create_connector(self, access: Access, document: Any) -> ConnectorState:
-        """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant."""
+        """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant.
+        Credentials in the document become the credential the connector owns, saved with it."""
         actor = access.actor
         connector = Connector.create(actor, ULID().to_uuid(), document)
         name = connector.state.name or ""
         entry = claim_name(self._name_entry(actor.tenant, name), actor.tenant, name,
                            connector.id)
         try:
-            self._save(connector, entry)
+            self._save(connector, entry, *self._owned(actor, connector, document))
         except ConcurrentWriteError:
             raise ConnectorNameTakenError(self._holder(actor.tenant, name)) from None
         return connector.state
@@ -87,7 +89,8 @@ class ConnectorCommands:
         changed = (connector.patch(access.actor, document) if patch
                    else connector.replace(access.actor, document))
         if changed:
-            self._save(connector, *self._rename(access.actor.tenant, connector, before))
+            self._save(connector, *self._rename(access.actor.tenant, connector, before),
+                       *self._owned(access.actor, connector, document))
         return connector.state, changed
 
     def rotate_connector_credentials(
@@ -99,7 +102,8 @@ class ConnectorCommands:
         connector = self._changeable(access, uuid)
         _check_version(connector.state, if_match)
         connector.replace_credentials(access.actor, credentials)
-        self._save(connector)
+        self._save(connector, *self._owned(access.actor, connector,
+                                           {"credentials": credentials}))
         return connector.state
 
     def delete_connector(self, access: Access, uuid: UUID, *, cascade: bool) -> ConnectorState:
@@ -128,6 +132,7 @@ class ConnectorCommands:
         def attempt() -> ConnectorState:
             connector = self._changeable(access, uuid, deleted_ok=True)
             name = connector.state.name or ""
+            owned = self._owned_credential(connector.state)
             erased: list[Aggregate] = []
             for schema_id in connector.erase(access.actor):
                 schema = self._load(schema_id)
@@ -136,8 +141,11 @@ class ConnectorCommands:
                     erased.append(schema)
             entry = self._name_entry(access.actor.tenant, name)
             released = [entry] if entry is not None and entry.release(connector.id) else []
-            keys = [connector.id, *(s.id for s in erased)]
-            self._save(connector, *erased, *released, **{DESTROY_KEYS: keys})
+            if owned is not None:
+                owned.erase(access.actor, by_owner=True)
+            credentials = [owned] if owned is not None else []
+            keys = [connector.id, *(s.id for s in erased), *(c.id for c in credentials)]
+            self._save(connector, *erased, *released, *credentials, **{DESTROY_KEYS: keys})
             return connector.state
 
         state = self._retrying(attempt)
@@ -150,13 +158,10 @@ class ConnectorCommands:
         """A live connector the caller may see, and the values of its current credentials
         (``None`` when it has none). The only reader of credential values: callers use them
         to reach the connector's system and never show or log them."""
-        connector = self.connector(access, uuid)
-        state = connector.visible_state()
-        values: dict[str, Any] | None = None
-        for event in self.events.get(uuid):
-            if isinstance(event, ev.Created | ev.CredentialsReplaced):
-                values = event.credentials if event.credentials is not None else values
-        return state, (dict(values) if values is not None else None)
+        state = self.connector(access, uuid).visible_state()
+        if state.credential_id is None:
+            return state, None
+        return state, self.credential_data(state.credential_id)
 
     def connector(self, access: Access, uuid: UUID) -> Connector:
         """A connector the caller may see; 404 for unknown, other tenants' and hidden ones."""
@@ -180,6 +185,31 @@ class ConnectorCommands:
             raise ConnectorForbiddenError(
                 f"only the owner of connector {state.connector_id} or an admin may change it")
         return connector
+
+    def _owned(self, actor: Actor, connector: Connector, document: Any) -> list[Credential]:
+        """The connector's own credential, created or rotated with the credentials of a
+        ``document`` the connector accepted (none when it has no ``credentials``)."""
+        values = document.get("credentials") if isinstance(document, Mapping) else None
+        state = connector.state
+        if values is None or state.credential_id is None:
+            return []
+        credential = self._owned_credential(state)
+        if credential is None:
+            credential = Credential.create_owned(
+                actor, state.credential_id, state.id, f"{state.name} credentials",
+                state.auth_type or "none", values)
+        else:
+            credential.rotate_owned(actor, values)
+        return [credential]
+
+    def _owned_credential(self, state: ConnectorState) -> Credential | None:
+        if state.credential_id is None:
+            return None
+        try:
+            credential = self.repository.get(state.credential_id)
+        except AggregateNotFoundError:
+            return None
+        return credential if isinstance(credential, Credential) else None
 
     def _rename(self, tenant: str, connector: Connector, before: str) -> list[ConnectorName]:
         after = connector.state.name or ""

@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from ulid import ULID
 
 from domain.common import Actor
+from domain.credentials import events as cev
 from domain.credentials.credential import Credential
 from domain.credentials.errors import CREDENTIAL_NOT_FOUND, CredentialNotFoundError
 from domain.credentials.events import EXPIRED
@@ -39,6 +40,7 @@ class CredentialCommands:
 
     if TYPE_CHECKING:  # provided by the application this is mixed into
         repository: Any
+        events: Any
         credentials: CredentialQueries
 
         def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
@@ -108,6 +110,21 @@ class CredentialCommands:
         if expired:
             log.info("expired %d credential(s)", len(expired))
         return expired
+
+    def credential_data(self, uuid: UUID) -> dict[str, Any] | None:
+        """The current data of a live credential, decrypted from its events (the only place
+        it is); ``None`` when it is erased, deleted or unknown. For reaching a system only:
+        never shown or logged."""
+        data: dict[str, Any] | None = None
+        deleted = False
+        for event in self.events.get(uuid):
+            if isinstance(event, cev.Created | cev.DataReplaced):
+                data = event.data
+            elif isinstance(event, cev.Deleted | cev.Restored):
+                deleted = isinstance(event, cev.Deleted)
+            elif isinstance(event, cev.Erased):
+                data = None
+        return None if data is None or deleted else dict(data)
 
     def credential(self, access: Access, uuid: UUID) -> Credential:
         """A credential of the caller's tenant; 404 for unknown and other tenants' ids.

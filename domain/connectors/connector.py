@@ -59,7 +59,9 @@ class Connector(Aggregate):
         assert entry is not None  # parse_connector accepts catalogue types only
         return cls._create(
             ev.Created, id=connector_id, **revision_meta(actor, 1), fields=fields,
-            credentials=parsed.credentials, auth_type=parsed.auth_type or entry.default_auth_type,
+            credential_fields=(None if parsed.credentials is None
+                               else ev.credential_field_names(parsed.credentials)),
+            auth_type=parsed.auth_type or entry.default_auth_type,
         )
 
     def replace(self, actor: Actor, document: Mapping[str, Any]) -> bool:
@@ -76,8 +78,9 @@ class Connector(Aggregate):
         new = {**parsed.fields, "ownerId": parsed.fields["ownerId"] or state.owner_id}
         changes = plan_changes(state.editable(), new)
         if parsed.credentials is not None:
-            changes.append((ev.CredentialsReplaced, {"credentials": parsed.credentials,
-                                                     "auth_type": parsed.auth_type}))
+            changes.append((ev.CredentialsReplaced, {
+                "credential_fields": ev.credential_field_names(parsed.credentials),
+                "auth_type": parsed.auth_type}))
         return self._record(actor, changes)
 
     def patch(self, actor: Actor, merge_patch: Any) -> bool:
@@ -111,8 +114,9 @@ class Connector(Aggregate):
         entry = get_type(state.type)
         assert entry is not None
         auth_type = auth_type_of(entry, credentials)
-        self._record(actor, [(ev.CredentialsReplaced,
-                              {"credentials": dict(credentials), "auth_type": auth_type})])
+        self._record(actor, [(ev.CredentialsReplaced, {
+            "credential_fields": ev.credential_field_names(credentials),
+            "auth_type": auth_type})])
 
     def attach_schema(self, actor: Actor, schema_id: UUID) -> None:
         """A new schema (or one created again after its erase) joins the live connector."""

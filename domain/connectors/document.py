@@ -35,7 +35,8 @@ MAX_TAGS = 50
 TAG_KEY = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$"
 READ_ONLY = (
     "id", "uuid", "tenantId", "appId", "version", "status", "protocol", "baseUrl",
-    "connectionVariables", "authType", "credentialFields", "credentialsSet", "schemas",
+    "connectionVariables", "authType", "credentialId", "credentialFields", "credentialsSet",
+    "schemas",
     "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted", "deletedAt", "deletedBy",
     "syncStatus", "lastSyncAt", "consecutiveErrors", "lastError", "metrics",
     "oauthRefreshNeeded", "oauthTokenExpiresAt", "credentialLastRotatedAt", "nextRotationDue",

@@ -8,6 +8,7 @@ leaves nothing readable, config and credential values included.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -35,11 +36,19 @@ __all__ = [
 
 
 class Created(ConnectorEvent, Aggregate.Created):
-    """The connector was created; ``credentials`` holds the only copy of their values."""
+    """The connector was created. Its credentials' values are not here: they live in the
+    credential it owns (saved with it); ``credential_fields`` names the fields set."""
+
+    class_version = 2
 
     fields: dict[str, Any]
-    credentials: dict[str, Any] | None
+    credential_fields: list[str] | None
     auth_type: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 kept the credential values in the event; they are not read back."""
+        state["credential_fields"] = _field_names(state.pop("credentials", None))
 
     def change(self, state: ConnectorState) -> ConnectorState:
         by = self.actor_email or self.actor_subject
@@ -51,9 +60,9 @@ class Created(ConnectorEvent, Aggregate.Created):
             config=dict(self.fields["config"]),
             **{attr: _frozen(self.fields[wire]) for wire, attr in SCALAR_FIELDS.items()},
         )
-        if self.credentials is None:
+        if self.credential_fields is None:
             return dataclasses.replace(state, auth_type=self.auth_type)
-        return _with_credentials(state, self.credentials, self.auth_type, self.timestamp)
+        return _with_credentials(state, self.credential_fields, self.auth_type, self.timestamp)
 
     def text(self) -> str:
         return "Initial creation"
@@ -113,13 +122,21 @@ class ConfigKeyRemoved(ConnectorEvent):
 
 
 class CredentialsReplaced(ConnectorEvent):
-    """New credentials: their values live only here; the state keeps their field names."""
+    """New credentials, stored in the credential the connector owns (saved with it); the
+    state keeps their field names."""
 
-    credentials: dict[str, Any]
+    class_version = 2
+
+    credential_fields: list[str]
     auth_type: str
 
     def change(self, state: ConnectorState) -> ConnectorState:
-        return _with_credentials(state, self.credentials, self.auth_type, self.timestamp)
+        return _with_credentials(state, self.credential_fields, self.auth_type, self.timestamp)
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 kept the credential values in the event; they are not read back."""
+        state["credential_fields"] = _field_names(state.pop("credentials", None)) or []
 
     def text(self) -> str:
         return "Changed credentials"
@@ -240,10 +257,18 @@ def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _with_credentials(state: ConnectorState, credentials: dict[str, Any], auth_type: str | None,
+def credential_field_names(credentials: Mapping[str, Any]) -> list[str]:
+    """The credential fields set, as the connector records them (never their values)."""
+    return sorted(key for key in credentials if key != "authType")
+
+
+def _field_names(credentials: Any) -> list[str] | None:
+    return credential_field_names(credentials) if isinstance(credentials, Mapping) else None
+
+
+def _with_credentials(state: ConnectorState, names: list[str], auth_type: str | None,
                       at: datetime) -> ConnectorState:
-    names = tuple(sorted(key for key in credentials if key != "authType"))
     return dataclasses.replace(
-        state, auth_type=auth_type, credential_fields=names, credentials_set=True,
+        state, auth_type=auth_type, credential_fields=tuple(names), credentials_set=True,
         credential_last_rotated_at=at,
     )

@@ -7,6 +7,7 @@ are accepted on input, as for schemas (``domain.ids``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from functools import lru_cache
@@ -53,3 +54,11 @@ def normalise_name(name: str) -> str:
 def connector_name_uuid(tenant: str, name: str) -> uuid.UUID:
     """The id of the name index entry for ``name`` in ``tenant``."""
     return uuid.uuid5(CONNECTOR_NAME_NAMESPACE, f"{tenant}/{normalise_name(name)}")
+
+
+def owned_credential_uuid(connector: uuid.UUID) -> uuid.UUID:
+    """The id of the credential holding a connector's inline credentials: a ULID with the
+    connector's timestamp and the rest derived from the connector's id, so it never needs to
+    be recorded to be found."""
+    digest = hashlib.sha256(b"owned-credential:" + connector.bytes).digest()
+    return uuid.UUID(bytes=connector.bytes[:6] + digest[:10])

@@ -1,6 +1,7 @@
 """The state of a connector after some revision, shared by the aggregate and the read models.
 
-It never holds a credential value: only which credential fields are set. Values that follow
+It never holds a credential value: only which credential fields are set (the values are in
+the credential it owns, ``credential_id``). Values that follow
 from others (status, protocol, base URL, next rotation) are properties, so they cannot drift.
 """
 
@@ -14,7 +15,7 @@ from uuid import UUID
 
 from domain.common import RevisionState
 from domain.connectors.catalogue import get_type
-from domain.connectors.ids import encode_connector_id
+from domain.connectors.ids import encode_connector_id, owned_credential_uuid
 
 SCOPES = ("org", "user", "group")
 SOURCE_TYPES = ("frontend", "backend", "server", "system", "api")
@@ -102,6 +103,11 @@ class ConnectorState(RevisionState):
     def exists(self) -> bool:
         """True while the connector has content (not never-created, not erased)."""
         return self.type is not None
+
+    @property
+    def credential_id(self) -> UUID | None:
+        """The credential holding its credentials (saved with them), when it has some."""
+        return owned_credential_uuid(self.id) if self.credentials_set else None
 
     @property
     def connector_id(self) -> str:

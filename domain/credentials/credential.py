@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.common import Actor, Redacted, record_revision, revision_meta
+from domain.connectors.ids import encode_connector_id
 from domain.connectors.merge_patch import apply_merge_patch
 from domain.credentials import events as ev
 from domain.credentials.document import CredentialInput, parse_credential, without_read_only
@@ -23,12 +24,19 @@ from domain.credentials.errors import (
     CredentialErasedError,
     CredentialNotDeletedError,
     CredentialNotFoundError,
+    CredentialOwnedError,
     CredentialValidationError,
 )
 from domain.credentials.state import CredentialState
 from domain.errors import Violation
 
 Change = tuple[type[ev.CredentialEvent], dict[str, Any]]
+
+OWNED_TYPES: dict[str, str] = {
+    "none": "none", "apiKey": "string", "bearer": "string", "basic": "basic-auth",
+    "password": "basic-auth", "accessKey": "basic-auth", "oauth2": "oauth2-token",
+}
+"""The credential type of a connector's credentials, by their auth type (the catalogue's)."""
 
 
 class Credential(Aggregate):
@@ -43,12 +51,28 @@ class Credential(Aggregate):
         parsed = parse_credential(document, data_required=True)
         return cls._create(ev.Created, id=credential_id, **revision_meta(actor, 1),
                            name=parsed.name, type=parsed.type, expires_at=parsed.expires_at,
-                           data=parsed.data)
+                           data=parsed.data, connector_id=None)
+
+    @classmethod
+    def create_owned(cls, actor: Actor, credential_id: UUID, connector_id: UUID, name: str,
+                     auth_type: str, data: Mapping[str, Any]) -> Credential:
+        """The credential holding a connector's inline credentials. ``data`` already passed
+        the connector type's ``credentialsSchema`` (it is kept in that shape); the type is
+        the kind of secret its auth type is (:data:`OWNED_TYPES`)."""
+        return cls._create(ev.Created, id=credential_id, **revision_meta(actor, 1),
+                           name=name, type=OWNED_TYPES[auth_type], expires_at=None,
+                           data=dict(data), connector_id=connector_id)
+
+    def rotate_owned(self, actor: Actor, data: Mapping[str, Any]) -> None:
+        """New data for a connector's credentials (checked by the connector): always one
+        revision, ``Changed credential data``."""
+        self.live_state()
+        self._record(actor, [(ev.DataReplaced, {"data": dict(data)})])
 
     def replace(self, actor: Actor, document: Any) -> bool:
         """PUT: make the credential equal ``document``; ``data`` left out keeps the current
         data (a client cannot send it back). The type is fixed. False when nothing changed."""
-        state = self.visible_state()
+        state = self.unowned_state()
         if isinstance(document, Mapping):
             document = without_read_only(document)
         parsed = parse_credential(document, data_required=False)
@@ -59,7 +83,7 @@ class Credential(Aggregate):
     def patch(self, actor: Actor, merge_patch: Any) -> bool:
         """PATCH: an RFC 7396 merge patch of the current document, then as PUT; ``data`` in a
         patch replaces the data whole (a rotation), and cannot be removed."""
-        state = self.visible_state()
+        state = self.unowned_state()
         if not isinstance(merge_patch, Mapping):
             raise CredentialValidationError([Violation("", "a merge patch must be an object")])
         if "data" in merge_patch and merge_patch["data"] is None:
@@ -74,20 +98,21 @@ class Credential(Aggregate):
 
     def delete(self, actor: Actor, reason: str | None = None) -> None:
         """Soft-delete: hidden, restorable, history kept (``reason`` ``expired`` by expiry)."""
-        self.visible_state()
+        self.unowned_state()
         self._record(actor, [(ev.Deleted, {"reason": reason})])
 
     def restore(self, actor: Actor) -> None:
         """Bring back a soft-deleted credential."""
-        state = self.live_state()
+        state = self.unowned_state(deleted_ok=True)
         if not state.deleted:
             raise CredentialNotDeletedError(f"credential {state.credential_id} is not deleted")
         self._record(actor, [(ev.Restored, {})])
 
-    def erase(self, actor: Actor) -> None:
+    def erase(self, actor: Actor, *, by_owner: bool = False) -> None:
         """Destroy the data and everything else for good (deleted or not); the caller
-        destroys the data key in the same save."""
-        state = self.live_state()
+        destroys the data key in the same save. A connector's credential is erased only with
+        its connector (``by_owner``)."""
+        state = self.live_state() if by_owner else self.unowned_state(deleted_ok=True)
         erased_versions = state.revision - state.erased_through
         self._record(actor, [(ev.Erased, {"erased_versions": erased_versions})])
 
@@ -105,6 +130,14 @@ class Credential(Aggregate):
         state = self.live_state()
         if state.deleted:
             raise CredentialDeletedError(f"credential {state.credential_id} is deleted")
+        return state
+
+    def unowned_state(self, *, deleted_ok: bool = False) -> CredentialState:
+        """The state of a credential a caller may change directly: not a connector's."""
+        state = self.live_state() if deleted_ok else self.visible_state()
+        if state.connector_id is not None:
+            raise CredentialOwnedError(state.credential_id,
+                                       encode_connector_id(state.connector_id))
         return state
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:

@@ -26,8 +26,8 @@ from domain.errors import Violation
 MAX_NAME = 200
 READ_ONLY = (
     "id", "uuid", "tenant", "appId", "version", "status", "dataFields", "dataSet", "errors",
-    "usages", "rotatedAt", "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted",
-    "deletedAt", "deletedBy",
+    "usages", "connectorId", "rotatedAt", "createdAt", "createdBy", "updatedAt", "updatedBy",
+    "deleted", "deletedAt", "deletedBy",
 )
 """Keys a client may send back from a GET (ignored on PUT and PATCH, 422 on create)."""
 

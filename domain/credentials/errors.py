@@ -35,3 +35,14 @@ class CredentialErasedError(RegistryError):
 
 class CredentialNotDeletedError(RegistryError):
     """Restore was asked for a credential that is not deleted."""
+
+
+class CredentialOwnedError(RegistryError):
+    """The credential belongs to a connector: it changes, and goes, with that connector."""
+
+    def __init__(self, credential_id: str, connector_id: str) -> None:
+        self.connector_id = connector_id
+        super().__init__(
+            f"credential {credential_id} belongs to connector {connector_id}: change it with "
+            f"PUT /internal/v1/connectors/{connector_id}/credentials; it is deleted, restored "
+            "and erased with that connector")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.common import RevisionEvent, iso_timestamp, parse_timestamp, render
+from domain.connectors.ids import encode_connector_id
 from domain.credentials.state import CredentialState
 
 EXPIRED = "expired"
@@ -35,22 +37,34 @@ class CredentialEvent(RevisionEvent):
 
 
 class Created(CredentialEvent, Aggregate.Created):
-    """The credential was created with its data."""
+    """The credential was created with its data; ``connector_id`` names the connector that
+    owns it, when it holds a connector's inline credentials."""
+
+    class_version = 2
 
     name: str
     type: str
     expires_at: str | None
     data: dict[str, Any]
+    connector_id: UUID | None
 
     def change(self, state: CredentialState) -> CredentialState:
         state = dataclasses.replace(
             state, app_id=self.app_id, created_at=self.timestamp,
             created_by=self.actor_email or self.actor_subject, type=self.type, name=self.name,
-            expires_at=parse_timestamp(self.expires_at))
+            expires_at=parse_timestamp(self.expires_at), connector_id=self.connector_id)
         return _with_data(state, self.data, self.timestamp)
 
     def text(self) -> str:
-        return "Initial creation"
+        if self.connector_id is None:
+            return "Initial creation"
+        owner = encode_connector_id(self.connector_id)
+        return f"Initial creation (credentials of connector {owner})"
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 credentials were all the tenant's own."""
+        state["connector_id"] = None
 
 
 class Renamed(CredentialEvent):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from domain.common import RevisionState, iso_timestamp
 from domain.credentials.ids import encode_credential_id
@@ -25,6 +26,8 @@ class CredentialState(RevisionState):
     rotated_at: datetime | None = None
     errors: tuple[str, ...] | None = None
     """``None``: not validated yet; ``()``: valid; else what is wrong (never a value)."""
+    connector_id: UUID | None = None
+    """The connector that owns this credential (its inline credentials), if one does."""
 
     @property
     def exists(self) -> bool:

@@ -8,8 +8,11 @@ from typing import Any
 from litestar.testing import TestClient
 
 from api.models import ConnectorOut
+from domain.common import Actor
 from domain.connectors.ids import decode_connector_id
+from registry.connectors import Access
 from registry.service import Registry
+from tests.conftest import Backend
 from tests.fixtures import API, headers, seed_create
 
 Client = TestClient[Any]
@@ -18,6 +21,8 @@ H = headers()
 OWNER = headers(roles=("editor",), subject="owner-1", email="owner@example.com")
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+CREDENTIALS = "/internal/v1/credentials"
+ADMIN_ACCESS = Access(Actor("admin", "acme"), roles=("admin",))
 
 S3: dict[str, Any] = {
     "name": "Document Storage",
@@ -309,3 +314,69 @@ def test_the_seed_004_body_as_printed_creates_a_connector(client: Client) -> Non
     assert response.status_code == 201, response.text
     assert "AKIA..." not in response.text
     assert response.json()["credentialFields"] == ["accessKeyId", "secretAccessKey"]
+
+
+def test_inline_credentials_are_a_credential_the_connector_owns(
+    client: Client, registry: Registry, backend: Backend,
+) -> None:
+    connector_id = create(client, s3())
+    shown = client.get(f"{PATH}/{connector_id}", headers=OWNER).json()
+    credential_id = shown["credentialId"]
+    assert credential_id.startswith("crd_")
+    credential = client.get(f"{CREDENTIALS}/{credential_id}", headers=OWNER)
+    assert credential.status_code == 200, credential.text
+    no_secret(credential)
+    body = credential.json()
+    assert body["connectorId"] == connector_id and body["type"] == "basic-auth"
+    assert body["name"] == "Document Storage credentials"
+    assert body["dataFields"] == ["accessKeyId", "secretAccessKey"] and body["errors"] == []
+    listed = client.get(f"{CREDENTIALS}", headers=OWNER).json()["credentials"]
+    assert [c["id"] for c in listed] == [credential_id]
+
+    # It changes, and goes, with its connector only.
+    for method, path, payload in (
+        ("PATCH", f"{CREDENTIALS}/{credential_id}", {"name": "Mine now"}),
+        ("PUT", f"{CREDENTIALS}/{credential_id}",
+         {"name": "x", "type": "basic-auth", "data": {"username": "u", "password": "p"}}),
+        ("DELETE", f"{CREDENTIALS}/{credential_id}", None),
+        ("DELETE", f"{CREDENTIALS}/{credential_id}/erase", None),
+    ):
+        refused = client.request(method, path, json=payload, headers=H)
+        assert refused.status_code == 409, (method, path, refused.text)
+        assert problem_type(refused) == "credential-owned"
+        assert connector_id in refused.json()["detail"]
+    assert client.get(f"{CREDENTIALS}/{credential_id}", headers=H).json()["version"] == 1
+
+    rotated = "rotated-" + SECRET
+    put = client.put(f"{PATH}/{connector_id}/credentials",
+                     json={"accessKeyId": KEY_ID, "secretAccessKey": rotated}, headers=OWNER)
+    assert put.status_code == 200, put.text
+    history = client.get(f"{CREDENTIALS}/{credential_id}/history", headers=H).json()
+    assert [e["changes"] for e in history["history"]] == [
+        ["Changed credential data"], [f"Initial creation (credentials of connector "
+                                      f"{connector_id})"]]
+    uuid = decode_connector_id(connector_id)
+    assert uuid is not None
+    assert registry.app.connector_credentials(ADMIN_ACCESS, uuid)[1] == {
+        "accessKeyId": KEY_ID, "secretAccessKey": rotated}
+
+    erased = client.delete(f"{PATH}/{connector_id}/erase", headers=H)
+    assert erased.status_code == 204, erased.text
+    gone = client.get(f"{CREDENTIALS}/{credential_id}", headers=H)
+    assert gone.status_code == 410 and problem_type(gone) == "credential-erased"
+    dump = backend.dump()
+    assert rotated not in dump and SECRET not in dump and KEY_ID not in dump
+
+
+def test_credentials_given_later_make_the_credential_then(client: Client) -> None:
+    document = s3()
+    del document["credentials"]
+    connector_id = create(client, document)
+    assert client.get(f"{PATH}/{connector_id}", headers=OWNER).json()["credentialId"] is None
+    patched = client.patch(f"{PATH}/{connector_id}", headers=OWNER,
+                           json={"credentials": S3["credentials"]})
+    assert patched.status_code == 200, patched.text
+    no_secret(patched)
+    credential_id = patched.json()["credentialId"]
+    credential = client.get(f"{CREDENTIALS}/{credential_id}", headers=OWNER).json()
+    assert credential["connectorId"] == connector_id and credential["version"] == 1

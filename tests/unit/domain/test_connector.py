@@ -158,24 +158,35 @@ def test_credentials_are_replaced_whole_and_never_kept_in_state() -> None:
         connector.patch(BOB, {"credentials": None})
 
 
-def _everything_but_credentials(event: Any) -> str:
-    data = {k: v for k, v in vars(event).items() if k != "credentials"}
-    return json.dumps(data, default=str)
-
-
-def test_no_secret_leaks_outside_the_credentials_field() -> None:
+def test_no_connector_event_holds_a_credential_value() -> None:
     connector = Connector.create(ALICE, uuid.uuid4(), seed_s3())
     connector.replace_credentials(BOB, {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
                                         "secretAccessKey": ROTATED})
-    connector.patch(BOB, {"name": "Other", "config": {"prefix": "/p/"}})
+    connector.patch(BOB, {"name": "Other", "config": {"prefix": "/p/"},
+                          "credentials": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                                          "secretAccessKey": SECRET}})
     events = connector.collect_events()
     for event in events:
-        assert SECRET not in _everything_but_credentials(event)
-        assert ROTATED not in _everything_but_credentials(event)
+        everything = json.dumps(vars(event), default=str)
+        assert SECRET not in everything and ROTATED not in everything
         assert SECRET not in event.text() and ROTATED not in event.text()  # type: ignore[attr-defined]
-    holders = [type(e).__name__ for e in events if "credentials" in vars(e)]
-    assert holders == ["Created", "CredentialsReplaced"]
+    recorded = [(type(e).__name__, vars(e)["credential_fields"]) for e in events
+                if "credential_fields" in vars(e)]
+    assert recorded == [("Created", ["accessKeyId", "secretAccessKey"]),
+                        ("CredentialsReplaced", ["accessKeyId", "secretAccessKey"]),
+                        ("CredentialsReplaced", ["accessKeyId", "secretAccessKey"])]
+    assert connector.state.credential_id is not None
     assert SECRET not in repr(connector.state) and ROTATED not in repr(connector.state)
+
+
+def test_a_version_1_event_with_values_is_read_back_without_them() -> None:
+    state = {"credentials": {"authType": "accessKey", "accessKeyId": "AKIA", "secretAccessKey":
+                             SECRET}}
+    ev.Created.upcast_v1_v2(state)
+    assert state == {"credential_fields": ["accessKeyId", "secretAccessKey"]}
+    replaced = {"credentials": {"token": SECRET}}
+    ev.CredentialsReplaced.upcast_v1_v2(replaced)
+    assert replaced == {"credential_fields": ["token"]}
 
 
 def test_schemas_attach_detach_and_delete_needs_cascade() -> None:
