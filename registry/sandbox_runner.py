@@ -1,0 +1,268 @@
+"""The program that runs a collector script inside the sandbox (standard library only).
+
+The host starts it as ``python -I -S runner.py`` inside bubblewrap and speaks JSON lines with
+it: the first line on stdin is the job (script, entry point, context, limits); from then on
+every line the runner writes on its protocol stream is a message (``record``, ``log``,
+``checkpoint``, ``http``, ``done`` or ``failed``), and every line it reads back is the answer
+to its last ``http`` message. The runner is trusted until it hands control to the script: it
+sets the resource limits, drops to an unprivileged user when it starts as root, and only then
+compiles and runs the script. Nothing from the registry is importable here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from typing import Any, TextIO
+
+NOBODY = 65534
+
+
+class Protocol:
+    """The runner's end of the pipe: one JSON object per line each way."""
+
+    def __init__(self, out: TextIO, inp: TextIO) -> None:
+        self.out = out
+        self.inp = inp
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        self.out.write(json.dumps(message, separators=(",", ":"), default=str) + "\n")
+        self.out.flush()
+
+    def receive(self) -> dict[str, Any]:
+        line = self.inp.readline()
+        if not line:
+            raise SystemExit(3)  # the host went away
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+
+class HttpError(Exception):
+    """An ``ctx.http`` request the host refused or could not make."""
+
+
+class Response:
+    """What ``ctx.http`` answers: ``status``, ``headers``, ``text`` and ``json()``."""
+
+    def __init__(self, status: int, headers: dict[str, str], text: str) -> None:
+        self.status = status
+        self.status_code = status
+        self.headers = headers
+        self.text = text
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def raise_for_status(self) -> None:
+        if not self.ok:
+            raise HttpError(f"HTTP {self.status}")
+
+
+class Http:
+    """HTTP through the host: it decides which hosts may be reached and makes the request."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self._protocol = protocol
+        self._next = 0
+
+    def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, json_body: Any = None,
+                data: str | None = None) -> Response:
+        self._next += 1
+        body = json.dumps(json_body) if json_body is not None else data
+        sent_headers = dict(headers or {})
+        if json_body is not None:
+            sent_headers.setdefault("Content-Type", "application/json")
+        self._protocol.send({"type": "http", "id": self._next, "method": method.upper(),
+                             "url": url, "params": dict(params or {}),
+                             "headers": sent_headers, "body": body})
+        answer = self._protocol.receive()
+        if not answer.get("ok"):
+            raise HttpError(str(answer.get("error") or "the request failed"))
+        return Response(int(answer["status"]), dict(answer.get("headers") or {}),
+                        str(answer.get("body") or ""))
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **_body_keywords(kwargs))
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **_body_keywords(kwargs))
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PUT", url, **_body_keywords(kwargs))
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, **_body_keywords(kwargs))
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **_body_keywords(kwargs))
+
+    def get_json(self, url: str, **kwargs: Any) -> Any:
+        response = self.get(url, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def post_json(self, url: str, body: Any, **kwargs: Any) -> Any:
+        response = self.post(url, json=body, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+
+def _body_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
+    if "json" in kwargs:
+        kwargs["json_body"] = kwargs.pop("json")
+    return kwargs
+
+
+class Log:
+    """``ctx.log("text")`` or ``ctx.log.warning("text")``: lines in the job's log."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self._protocol = protocol
+
+    def __call__(self, message: Any, level: str = "info") -> None:
+        self._protocol.send({"type": "log", "level": level, "message": str(message)})
+
+    def info(self, message: Any) -> None:
+        self(message, "info")
+
+    def warning(self, message: Any) -> None:
+        self(message, "warning")
+
+    def error(self, message: Any) -> None:
+        self(message, "error")
+
+
+class Context:
+    """What ``collect(ctx)`` gets."""
+
+    def __init__(self, protocol: Protocol, context: Mapping[str, Any]) -> None:
+        self._protocol = protocol
+        self.config: dict[str, Any] = dict(context.get("config") or {})
+        self.credentials: dict[str, Any] = dict(context.get("credentials") or {})
+        self.variables: dict[str, Any] = dict(context.get("variables") or {})
+        self.state: Any = context.get("state")
+        self.http = Http(protocol)
+        self.log = Log(protocol)
+
+    def checkpoint(self, state: Any) -> None:
+        """Remember where the sync is: the next sync of the connector starts from here."""
+        self.state = state
+        self._protocol.send({"type": "checkpoint", "state": state})
+
+
+class _Printed:
+    """``print`` inside a script: each line becomes an info line of the job's log."""
+
+    def __init__(self, log: Log, level: str) -> None:
+        self._log = log
+        self._level = level
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            self._log(line, self._level)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._log(self._pending, self._level)
+            self._pending = ""
+
+
+def limit(limits: Mapping[str, int]) -> None:
+    """Resource limits for this process and everything it starts (set before the script)."""
+    pairs = {
+        "cpu_seconds": resource.RLIMIT_CPU, "memory_bytes": resource.RLIMIT_AS,
+        "processes": resource.RLIMIT_NPROC, "file_bytes": resource.RLIMIT_FSIZE,
+        "open_files": resource.RLIMIT_NOFILE,
+    }
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name, which in pairs.items():
+        if name in limits:
+            value = int(limits[name])
+            # CPU: SIGXCPU at the limit (reported as such), SIGKILL a second later.
+            hard = value + 1 if which == resource.RLIMIT_CPU else value
+            resource.setrlimit(which, (value, hard))
+
+
+def drop_privileges() -> None:
+    """Become an unprivileged user when started as root: the process limit counts per user,
+    and root ignores it."""
+    if os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+
+def records(entry: Any, ctx: Context) -> Iterator[tuple[str, Any]]:
+    produced = entry(ctx)
+    if produced is None:
+        return
+    for item in produced:
+        if (not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str)
+                or not isinstance(item[1], dict)):
+            raise TypeError("collect(ctx) must yield (entity_type, record) pairs: a string "
+                            f"and a dict, not {type(item).__name__}")
+        yield item
+
+
+def main() -> int:
+    protocol = Protocol(os.fdopen(os.dup(1), "w", encoding="utf-8"), sys.stdin)
+    job = protocol.receive()
+    limit(job.get("limits") or {})
+    drop_privileges()
+    log = Log(protocol)
+    sys.stdout = _Printed(log, "info")
+    try:
+        code = compile(str(job["script"]), "<collector>", "exec")
+        namespace: dict[str, Any] = {"__name__": "collector"}
+        exec(code, namespace)  # noqa: S102 - the sandbox exists to run this
+        entry = namespace.get(str(job.get("entry") or "collect"))
+        if not callable(entry):
+            raise TypeError(f"the script defines no function {job.get('entry') or 'collect'}")
+        ctx = Context(protocol, job.get("context") or {})
+        for entity_type, record in records(entry, ctx):
+            protocol.send({"type": "record", "entity": entity_type, "record": record})
+        sys.stdout.flush()
+    except BaseException as error:  # every failure is reported to the host
+        if isinstance(error, SystemExit) and error.code == 3:
+            raise
+        protocol.send({"type": "failed", "error": _reason(error, job.get("limits") or {}),
+                       "traceback": _script_frames(error)})
+        return 1
+    protocol.send({"type": "done"})
+    return 0
+
+
+def _reason(error: BaseException, limits: Mapping[str, int]) -> str:
+    """What went wrong, in words; a limit that was hit is named."""
+    text = f"{type(error).__name__}: {error}"[:2000]
+    if isinstance(error, MemoryError) and "memory_bytes" in limits:
+        mib = int(limits["memory_bytes"]) // (1024 * 1024)
+        return f"{text.rstrip(': ')} (the script used more than its memory limit, {mib} MiB)"
+    if isinstance(error, BlockingIOError) and "processes" in limits:
+        return (f"{text} (the sandbox allows at most {limits['processes']} processes, "
+                "counting the script itself)")
+    return text
+
+
+def _script_frames(error: BaseException) -> str:
+    """The traceback lines of the script itself (not of this runner)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if frame.filename == "<collector>"]
+    return "".join(traceback.format_list(frames))[:4000]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
