@@ -29,6 +29,7 @@ class _RawCursor(Protocol):
     rowcount: int
 
     def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def executemany(self, statement: Any, params: Any) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> Any: ...
 
@@ -54,6 +55,12 @@ class Cursor:
             statement = _sqlite(statement)
         self._raw.execute(statement, tuple(params))
         return int(self._raw.rowcount)
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters (a batch)."""
+        if self.dialect == "sqlite":
+            statement = _sqlite(statement)
+        self._raw.executemany(statement, [tuple(row) for row in rows])
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of a query, or ``None``."""

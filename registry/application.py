@@ -64,7 +64,7 @@ from registry import tokens
 from registry.connectors import Access, ConnectorCommands
 from registry.credentials import CredentialCommands
 from registry.health import DatabaseUnavailableError
-from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT
+from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT, RECORDS_TABLE
 from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
 
 log = logging.getLogger("registry")
@@ -358,7 +358,7 @@ class SchemaRegistry(ConnectorCommands, CredentialCommands, Application[UUID]):
 
     def _reclaim(self) -> None:
         try:
-            self.db.reclaim_space([*ERASABLE_TABLES, KEYS_TABLE])
+            self.db.reclaim_space([*ERASABLE_TABLES, KEYS_TABLE, RECORDS_TABLE])
         except Exception:  # the erase is committed; the space is reclaimed by a later erase
             log.exception("could not reclaim space after an erase")
 

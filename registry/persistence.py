@@ -42,6 +42,19 @@ PROJECT = "project_inline"
 called in the save's transaction once the events have their notification ids."""
 
 
+RECORDS_TABLE = "registry_records"
+"""Collected records (``registry.records``): deleted with their schema's key, in its erase."""
+
+
+def records_table_statement(blob_type: str) -> str:
+    """DDL of the records table: one row per schema and primary-key hash, sealed."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {RECORDS_TABLE} ("
+        " schema_uuid TEXT NOT NULL, key_hash TEXT NOT NULL, job_uuid TEXT NOT NULL,"
+        f" sealed {blob_type} NOT NULL, PRIMARY KEY (schema_uuid, key_hash))"
+    )
+
+
 def keys_table_statement(blob_type: str) -> str:
     """DDL of the data-key table: one live key per aggregate at most."""
     return (
@@ -66,7 +79,8 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder that also owns the data-key table."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), keys_table_statement("BLOB")]
+        return [*super().construct_create_table_statements(), keys_table_statement("BLOB"),
+                records_table_statement("BLOB")]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -74,6 +88,7 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         ids = super()._insert_events(c, stored_events, **kwargs)
         for originator_id in _ids(kwargs):
             c.execute(f"DELETE FROM {KEYS_TABLE} WHERE originator_id = ?", (originator_id,))
+            c.execute(f"DELETE FROM {RECORDS_TABLE} WHERE schema_uuid = ?", (originator_id,))
         hook = kwargs.get(PROJECT)
         if hook is not None and ids:
             hook(c, "sqlite", self.events_table_name, "rowid", ids)
@@ -110,6 +125,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.append(SQL(keys_table_statement("BYTEA")))  # type: ignore[arg-type]
+        self.sql_create_statements.append(SQL(records_table_statement("BYTEA")))  # type: ignore[arg-type]
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -117,6 +133,10 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         for originator_id in _ids(kwargs):
             curs.execute(
                 SQL(f"DELETE FROM {KEYS_TABLE} WHERE originator_id = %s"),
+                (originator_id,),
+            )
+            curs.execute(
+                SQL(f"DELETE FROM {RECORDS_TABLE} WHERE schema_uuid = %s"),
                 (originator_id,),
             )
 

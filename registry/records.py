@@ -1,0 +1,166 @@
+"""Collected records: the data a schema describes, stored so that an erase leaves none of it.
+
+Records are the payload of syncs, not registry state: the sync job's events say what was
+collected (counts, drift, errors), the records table holds what. Each row is sealed with the
+data key of its schema (AES-256-GCM, the schema id and key hash as associated data), and even
+its primary key is stored only as an HMAC under that key. Erasing the schema destroys the key
+and deletes the rows in the erase's own transaction (``registry.persistence``), so nothing
+readable of a record remains, live or dead.
+
+A write checks the schema's key in its transaction (PostgreSQL: ``FOR SHARE``, so it orders
+itself against an erase) and writes nothing when the key is gone: a sync racing an erase
+cannot leave records behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from projections.db import Cursor, Database
+from registry.persistence import KEYS_TABLE, RECORDS_TABLE
+
+SCAN_CHUNK = 500
+
+
+class SchemaKeyGoneError(Exception):
+    """The schema's data key is destroyed (it was erased): no record may be written."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a schema's records and the cursor of the next, if any."""
+
+    records: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def primary_key(record: Mapping[str, Any], fields: Sequence[str]) -> str:
+    """The text a record's primary key is hashed from: the primary fields' values as JSON."""
+    values = [record.get(name) for name in fields]
+    return json.dumps(values[0] if len(values) == 1 else values, sort_keys=True,
+                      separators=(",", ":"))
+
+
+class RecordStore:
+    """Writes and reads the records of schemas."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def upsert(self, schema: UUID, job: UUID, rows: Sequence[tuple[str, Mapping[str, Any]]]
+               ) -> int:
+        """Store ``(primary key text, record)`` pairs; the last write of a key wins. One
+        transaction; raises :class:`SchemaKeyGoneError` (writing nothing) after an erase."""
+        if not rows:
+            return 0
+        with self.db.transaction(write=True) as cur:
+            key = self._key(cur, schema, lock=True)
+            if key is None:
+                raise SchemaKeyGoneError(str(schema))
+            sealer = _Sealer(schema, key)
+            values = []
+            for text, record in rows:
+                key_hash = sealer.hash(text)
+                values.append((str(schema), key_hash, str(job), sealer.seal(key_hash, record)))
+            statement = (
+                f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
+                " VALUES (%s,%s,%s,%s) ON CONFLICT (schema_uuid, key_hash) DO UPDATE SET"
+                " job_uuid = excluded.job_uuid, sealed = excluded.sealed")
+            cur.executemany(statement, values)
+        return len(values)
+
+    def forget_unseen(self, schema: UUID, job: UUID) -> int:
+        """After a full sync: delete the records that sync did not see (gone at the source)."""
+        with self.db.transaction(write=True) as cur:
+            return cur.execute(
+                f"DELETE FROM {RECORDS_TABLE} WHERE schema_uuid = %s AND job_uuid <> %s",
+                (str(schema), str(job)))
+
+    def get(self, schema: UUID, key_text: str) -> dict[str, Any] | None:
+        """One record by its primary key text, or ``None``."""
+        with self.db.read() as cur:
+            key = self._key(cur, schema)
+            if key is None:
+                return None
+            sealer = _Sealer(schema, key)
+            row = cur.one(f"SELECT key_hash, sealed FROM {RECORDS_TABLE}"
+                          " WHERE schema_uuid = %s AND key_hash = %s",
+                          (str(schema), sealer.hash(key_text)))
+            return None if row is None else sealer.open(row["key_hash"], row["sealed"])
+
+    def page(self, schema: UUID, *, limit: int, cursor: str | None = None,
+             where: Mapping[str, Any] | None = None) -> Page:
+        """Records in a stable order (by key hash), ``limit`` at a time, only those whose
+        fields equal ``where``'s values. The cursor is the last key hash served."""
+        found: list[dict[str, Any]] = []
+        last = cursor or ""
+        with self.db.read() as cur:
+            key = self._key(cur, schema)
+            if key is None:
+                return Page([], None)
+            sealer = _Sealer(schema, key)
+            for key_hash, record in self._scan(cur, sealer, schema, last):
+                if where and any(record.get(k) != v for k, v in where.items()):
+                    last = key_hash
+                    continue
+                if len(found) == limit:
+                    return Page(found, last)
+                found.append(record)
+                last = key_hash
+        return Page(found, None)
+
+    def count(self, schema: UUID) -> int:
+        with self.db.read() as cur:
+            row = cur.one(f"SELECT COUNT(*) AS n FROM {RECORDS_TABLE} WHERE schema_uuid = %s",
+                          (str(schema),))
+        return int(row["n"]) if row else 0
+
+    def _scan(self, cur: Cursor, sealer: _Sealer, schema: UUID, after: str
+              ) -> Iterator[tuple[str, dict[str, Any]]]:
+        while True:
+            rows = cur.all(f"SELECT key_hash, sealed FROM {RECORDS_TABLE}"
+                           " WHERE schema_uuid = %s AND key_hash > %s"
+                           f" ORDER BY key_hash LIMIT {SCAN_CHUNK}", (str(schema), after))
+            for row in rows:
+                yield row["key_hash"], sealer.open(row["key_hash"], row["sealed"])
+            if len(rows) < SCAN_CHUNK:
+                return
+            after = rows[-1]["key_hash"]
+
+    def _key(self, cur: Cursor, schema: UUID, *, lock: bool = False) -> bytes | None:
+        share = " FOR SHARE" if lock and cur.dialect != "sqlite" else ""
+        row = cur.one(f"SELECT data_key FROM {KEYS_TABLE} WHERE originator_id = %s{share}",
+                      (str(schema),))
+        return None if row is None else bytes(row["data_key"])
+
+
+class _Sealer:
+    """Seals and opens one schema's records with its data key."""
+
+    def __init__(self, schema: UUID, key: bytes) -> None:
+        self.schema = str(schema).encode()
+        self.key = key
+        self.aead = AESGCM(key)
+
+    def hash(self, key_text: str) -> str:
+        return hmac.new(self.key, key_text.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, key_hash: str, record: Mapping[str, Any]) -> bytes:
+        nonce = secrets.token_bytes(12)
+        plain = json.dumps(record, separators=(",", ":")).encode()
+        return nonce + self.aead.encrypt(nonce, plain, self.schema + key_hash.encode())
+
+    def open(self, key_hash: str, sealed: bytes) -> dict[str, Any]:
+        sealed = bytes(sealed)
+        plain = self.aead.decrypt(sealed[:12], sealed[12:], self.schema + key_hash.encode())
+        record: dict[str, Any] = json.loads(plain)
+        return record
