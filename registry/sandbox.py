@@ -183,6 +183,27 @@ class Sandbox:
         finally:
             run.stop()
 
+    def inspect(self, script: str, *, limits: Limits | None = None) -> list[dict[str, Any]]:
+        """Check ``script`` against the contract in the sandbox (its module code runs there,
+        never here): ``[{text, severity: info|warning|error, detail[]}]``. A run that cannot
+        finish (a limit, a crash) is one error message."""
+        limits = limits or self.limits
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env={"LC_ALL": "C.UTF-8"}, start_new_session=True,
+            close_fds=True)
+        run = _Run(process, limits, _refuse_http)
+        try:
+            run.send({"script": script, "mode": "inspect", "limits": limits.for_runner()})
+            while True:
+                message = run.next_message()
+                if message.get("type") == "inspected":
+                    return [dict(m) for m in message.get("messages") or []]
+        except ScriptFailedError as failed:
+            return [{"text": failed.reason, "severity": "error", "detail": []}]
+        finally:
+            run.stop()
+
     def _command(self) -> list[str]:
         python = _python()
         if self.unsandboxed:
@@ -278,12 +299,16 @@ class _Run:
         except (BrokenPipeError, ValueError):
             pass  # it died; the exit is reported from the read side
 
+    def next_message(self) -> dict[str, Any]:
+        """The next message of the runner; :class:`ScriptFailedError` when it ended first."""
+        line = self._line()
+        if line is None:
+            raise self._ended_without_result()
+        return self._decode(line)
+
     def messages(self) -> Iterator[Message]:
         while True:
-            line = self._line()
-            if line is None:
-                raise self._ended_without_result()
-            message = self._decode(line)
+            message = self.next_message()
             kind = message.get("type")
             if kind == "record":
                 entity, record = message.get("entity"), message.get("record")

@@ -11,11 +11,13 @@ compiles and runs the script. Nothing from the registry is importable here.
 
 from __future__ import annotations
 
+import inspect as inspect_flags
 import json
 import os
 import resource
 import sys
 import traceback
+import types
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
@@ -224,6 +226,8 @@ def main() -> int:
     drop_privileges()
     log = Log(protocol)
     sys.stdout = _Printed(log, "info")
+    if job.get("mode") == "inspect":
+        return inspect(protocol, str(job["script"]))
     try:
         code = compile(str(job["script"]), "<collector>", "exec")
         namespace: dict[str, Any] = {"__name__": "collector"}
@@ -242,6 +246,46 @@ def main() -> int:
                        "traceback": _script_frames(error)})
         return 1
     protocol.send({"type": "done"})
+    return 0
+
+
+def inspect(protocol: Protocol, script: str) -> int:
+    """Check a script against the contract without collecting anything: it compiles, its
+    module code runs, and it defines ``collect(ctx)`` as a generator function. Sends one
+    ``inspected`` message with the findings (``{text, severity, detail}``)."""
+    messages: list[dict[str, Any]] = []
+
+    def say(severity: str, text: str, *detail: str) -> None:
+        messages.append({"text": text, "severity": severity, "detail": list(detail)})
+
+    try:
+        code = compile(script, "<collector>", "exec")
+    except SyntaxError as error:
+        say("error", f"line {error.lineno}: {error.msg}", (error.text or "").rstrip())
+        protocol.send({"type": "inspected", "messages": messages})
+        return 0
+    namespace: dict[str, Any] = {"__name__": "collector"}
+    try:
+        exec(code, namespace)  # noqa: S102 - the sandbox exists to run this
+    except BaseException as error:  # the module's own code failed
+        say("error", f"the script fails when loaded: {type(error).__name__}: {error}"[:2000],
+            _script_frames(error))
+        protocol.send({"type": "inspected", "messages": messages})
+        return 0
+    entry = namespace.get("collect")
+    if entry is None:
+        say("error", "the script defines no function collect(ctx)")
+    elif not isinstance(entry, types.FunctionType):
+        say("error", "collect is not a function")
+    else:
+        parameters = entry.__code__.co_argcount
+        if parameters != 1:
+            say("error", f"collect must take one argument (ctx), not {parameters}")
+        if not entry.__code__.co_flags & inspect_flags.CO_GENERATOR:
+            say("error", "collect must be a generator: it yields (entity_type, record) pairs")
+    if not messages:
+        say("info", "the script defines collect(ctx)")
+    protocol.send({"type": "inspected", "messages": messages})
     return 0
 
 

@@ -225,3 +225,25 @@ def test_limits_come_from_settings() -> None:
         Limits.from_env({"REGISTRY_SANDBOX_PROCESSES": "-1"})
     with pytest.raises(SettingsError):
         Sandbox.from_env({"REGISTRY_SANDBOX": "docker"})
+
+
+def test_inspect_checks_the_contract_in_the_sandbox(sandbox: Sandbox) -> None:
+    good = "def collect(ctx):\n    yield ('user', {'id': 1})\n"
+    assert sandbox.inspect(good) == [
+        {"text": "the script defines collect(ctx)", "severity": "info", "detail": []}]
+    assert sandbox.inspect("def collect(ctx)\n    yield 1\n") == [
+        {"text": "line 1: expected ':'", "severity": "error", "detail": ["def collect(ctx)"]}]
+    assert [m["text"] for m in sandbox.inspect("def collect():\n    return []\n")] == [
+        "collect must take one argument (ctx), not 0",
+        "collect must be a generator: it yields (entity_type, record) pairs"]
+    assert [m["text"] for m in sandbox.inspect("collect = 3\n")] == [
+        "collect is not a function"]
+    assert [m["text"] for m in sandbox.inspect("x = 1\n")] == [
+        "the script defines no function collect(ctx)"]
+    loading = sandbox.inspect("import socket\nsocket.create_connection(('10.0.0.1', 80))\n")
+    assert loading[0]["severity"] == "error"
+    assert loading[0]["text"].startswith("the script fails when loaded: OSError")
+    endless = sandbox.inspect("while True:\n    pass\n",
+                              limits=dataclasses.replace(LIMITS, wall_seconds=120))
+    assert endless == [{"text": "the script used more than its CPU time limit (1 s) and was "
+                                "stopped", "severity": "error", "detail": []}]
