@@ -1,0 +1,1 @@
+"""Collector-script versions of a connector: named, immutable, one of them the default."""
