@@ -65,6 +65,8 @@ from registry.connectors import Access, ConnectorCommands
 from registry.credentials import CredentialCommands
 from registry.health import DatabaseUnavailableError
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT, RECORDS_TABLE
+from registry.sandbox import Sandbox
+from registry.scripts import ScriptCommands
 from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
 
 log = logging.getLogger("registry")
@@ -116,7 +118,8 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(ConnectorCommands, CredentialCommands, Application[UUID]):
+class SchemaRegistry(ConnectorCommands, CredentialCommands, ScriptCommands,
+                     Application[UUID]):
     """Commands on schemas, connectors, credentials, API tokens and the audit trail, saved
     as events."""
 
@@ -140,6 +143,8 @@ class SchemaRegistry(ConnectorCommands, CredentialCommands, Application[UUID]):
         self.credentials = CredentialQueries(self.db)
         self.listeners: list[Listener] = []
         self._projected = threading.local()
+        self.sandbox = Sandbox()
+        """Where collector scripts run; the service sets the one its settings describe."""
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the given settings configure persistence, never stray process variables."""

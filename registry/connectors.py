@@ -32,6 +32,7 @@ from domain.connectors.state import ConnectorState
 from domain.credentials.credential import Credential
 from domain.errors import ConcurrentWriteError, StaleVersionError
 from domain.schema import Schema
+from domain.scripts.versions import script_versions_uuid
 from registry.persistence import DESTROY_KEYS
 
 T = TypeVar("T")
@@ -144,7 +145,8 @@ class ConnectorCommands:
             if owned is not None:
                 owned.erase(access.actor, by_owner=True)
             credentials = [owned] if owned is not None else []
-            keys = [connector.id, *(s.id for s in erased), *(c.id for c in credentials)]
+            keys = [connector.id, *(s.id for s in erased), *(c.id for c in credentials),
+                    script_versions_uuid(connector.id)]
             self._save(connector, *erased, *released, *credentials, **{DESTROY_KEYS: keys})
             return connector.state
 

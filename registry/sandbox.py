@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.settings import SettingsError
+from registry.errors import SettingsError
 
 log = logging.getLogger("registry")
 RUNNER = Path(__file__).with_name("sandbox_runner.py")

@@ -30,6 +30,7 @@ class Registry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = SchemaRegistry(env=persistence_env(settings.database_url))
+        self.app.sandbox = settings.sandbox
         self.db = self.app.db
         self.projector = self.app.projector
         self.queries = SchemaQueries(self.db)

@@ -17,6 +17,7 @@ from pathlib import Path
 from registry.database_url import Database, parse_database_url, persistence_env
 from registry.errors import SettingsError
 from registry.jwt_keys import JwksFile, KeySource, PublicKeyFile, SharedSecret
+from registry.sandbox import Sandbox
 
 __all__ = ["JwtSettings", "Settings", "SettingsError", "persistence_env"]
 
@@ -116,6 +117,8 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     follow_interval: float = 0.5
     ready_max_lag: int = READY_MAX_LAG
+    sandbox: Sandbox = field(default_factory=Sandbox)
+    """Where collector scripts run (``REGISTRY_SANDBOX``, ``REGISTRY_SANDBOX_*`` limits)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +130,7 @@ class Settings:
             data_dir=data_dir,
             jwt=JwtSettings.from_env(env, secret_file=data_dir / SECRET_FILE),
             ready_max_lag=_whole(env, "REGISTRY_READY_MAX_LAG", READY_MAX_LAG),
+            sandbox=Sandbox.from_env(env),
         )
 
     @property

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from registry.errors import SettingsError
 from registry.sandbox import (
     Checkpoint,
     Limits,
@@ -20,7 +21,6 @@ from registry.sandbox import (
     SandboxUnavailableError,
     ScriptFailedError,
 )
-from registry.settings import SettingsError
 
 LIMITS = Limits(cpu_seconds=1, memory_bytes=512 << 20, processes=16, wall_seconds=3,
                 output_bytes=4 << 20)
