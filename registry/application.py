@@ -59,6 +59,7 @@ from projections.db import Cursor, Database, Dialect
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
 from projections.schemas import SchemaProjection, SchemaQueries
+from projections.sync import SyncJobProjection, SyncJobQueries
 from projections.tokens import TokenProjection
 from registry import tokens
 from registry.connectors import Access, ConnectorCommands
@@ -68,6 +69,7 @@ from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT, RECORDS_TABL
 from registry.sandbox import Sandbox
 from registry.scripts import ScriptCommands
 from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
+from registry.sync import SyncCommands
 
 log = logging.getLogger("registry")
 
@@ -118,7 +120,7 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(ConnectorCommands, CredentialCommands, ScriptCommands,
+class SchemaRegistry(ConnectorCommands, CredentialCommands, ScriptCommands, SyncCommands,
                      Application[UUID]):
     """Commands on schemas, connectors, credentials, API tokens and the audit trail, saved
     as events."""
@@ -135,12 +137,13 @@ class SchemaRegistry(ConnectorCommands, CredentialCommands, ScriptCommands,
             self.recorder,
             self.mapper,
             [SchemaProjection(), ConnectorProjection(), CredentialProjection(),
-             TokenProjection(), AuditProjection()],
+             TokenProjection(), AuditProjection(), SyncJobProjection()],
             name="read_models",
         )
         self.projector.create_tables()
         self.schemas = SchemaQueries(self.db)
         self.credentials = CredentialQueries(self.db)
+        self.sync_jobs = SyncJobQueries(self.db)
         self.listeners: list[Listener] = []
         self._projected = threading.local()
         self.sandbox = Sandbox()

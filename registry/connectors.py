@@ -35,6 +35,9 @@ from domain.schema import Schema
 from domain.scripts.versions import script_versions_uuid
 from registry.persistence import DESTROY_KEYS
 
+if TYPE_CHECKING:
+    from domain.sync.job import SyncQueue
+
 T = TypeVar("T")
 NOT_FOUND = "connector not found"
 """The one message of every unknown or invisible connector id."""
@@ -56,6 +59,8 @@ class ConnectorCommands:
         repository: Any
 
         def credential_data(self, uuid: UUID) -> dict[str, Any] | None: ...
+
+        def _sync_queue(self, connector_id: UUID) -> SyncQueue | None: ...
 
         def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
 
@@ -145,9 +150,12 @@ class ConnectorCommands:
             if owned is not None:
                 owned.erase(access.actor, by_owner=True)
             credentials = [owned] if owned is not None else []
+            syncs = self._stop_syncs(access.actor, connector.id)
+            jobs = list(syncs[-1].jobs) if syncs else []
             keys = [connector.id, *(s.id for s in erased), *(c.id for c in credentials),
-                    script_versions_uuid(connector.id)]
-            self._save(connector, *erased, *released, *credentials, **{DESTROY_KEYS: keys})
+                    script_versions_uuid(connector.id), *jobs]
+            self._save(connector, *erased, *released, *credentials, *syncs,
+                       **{DESTROY_KEYS: keys})
             return connector.state
 
         state = self._retrying(attempt)
@@ -187,6 +195,22 @@ class ConnectorCommands:
             raise ConnectorForbiddenError(
                 f"only the owner of connector {state.connector_id} or an admin may change it")
         return connector
+
+    def _stop_syncs(self, actor: Actor, connector_id: UUID) -> list[Any]:
+        """The connector's active job, cancelled, and its sync queue, erased, to save with
+        the connector's erase (none when it never synced): the erase destroys every job's
+        key with the connector's."""
+        queue = self._sync_queue(connector_id)
+        if queue is None:
+            return []
+        stopped = []
+        if queue.active is not None:
+            job = self.repository.get(queue.active)
+            job.cancel(actor)
+            queue.leave(job.id)
+            stopped.append(job)
+        queue.erase()
+        return [*stopped, queue]  # the queue last: its erase drops the jobs' rows
 
     def _owned(self, actor: Actor, connector: Connector, document: Any) -> list[Credential]:
         """The connector's own credential, created or rotated with the credentials of a

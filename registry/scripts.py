@@ -52,7 +52,7 @@ class ScriptCommands:
         then the script is inspected in the sandbox; what the inspection finds is kept as
         the version's ``messages`` (a version with errors is saved but cannot be default)."""
         connector = self._changeable(access, uuid)
-        _scripted(connector)
+        scripted(connector)
         if not isinstance(body, Mapping):
             raise ScriptVersionValidationError([Violation("", "a JSON object")])
         unknown = sorted(set(body) - {"name", "description", "script"})
@@ -72,7 +72,7 @@ class ScriptCommands:
     def set_default_script_version(self, access: Access, uuid: UUID, ref: Any) -> ScriptVersion:
         """Make a version (id, name or ``latest``) the one syncs run."""
         connector = self._changeable(access, uuid)
-        _scripted(connector)
+        scripted(connector)
         if not isinstance(ref, str) or not ref:
             raise ScriptVersionValidationError(
                 [Violation("/version", "the id or name of a version")])
@@ -107,7 +107,8 @@ class ScriptCommands:
         return found if isinstance(found, ScriptVersions) else None
 
 
-def _scripted(connector: Connector) -> None:
+def scripted(connector: Connector) -> None:
+    """Refuse a connector whose type has no collector scripts."""
     state = connector.state
     if state.type not in SCRIPTED_TYPES:
         raise ScriptVersionValidationError([Violation(

@@ -41,6 +41,8 @@ from domain.sync.state import (
 MAX_LOG_LINES = 200
 MAX_LOG_CHARS = 1000
 WORKER_LOST = "its worker stopped answering"
+NO_CHECKPOINT: Any = object()
+"""``report``'s default: the script did not checkpoint since the last report."""
 
 
 class SyncJob(Aggregate):
@@ -57,9 +59,12 @@ class SyncJob(Aggregate):
         shredded: ClassVar[bool] = True
 
         def apply(self, aggregate: Any) -> None:
-            state = self.change(aggregate.state)
-            aggregate.state = dataclasses.replace(state, tenant=self.tenant,
-                                                  version=self.originator_version)
+            aggregate.state = self.evolve(aggregate.state)
+
+        def evolve(self, state: SyncJobState) -> SyncJobState:
+            """The state after this event (the aggregate and the read model share it)."""
+            return dataclasses.replace(self.change(state), tenant=self.tenant,
+                                       version=self.originator_version)
 
         def change(self, state: SyncJobState) -> SyncJobState:
             return state
@@ -92,8 +97,12 @@ class SyncJob(Aggregate):
         drift: dict[str, int]
         errors: list[str]
         log: list[str]
+        checkpointed: bool
+        checkpoint: Any
 
         def change(self, state: SyncJobState) -> SyncJobState:
+            if self.checkpointed:
+                state = dataclasses.replace(state, checkpoint=self.checkpoint)
             drift = dict(state.drift)
             for name, seen in self.drift.items():
                 drift[name] = drift.get(name, 0) + seen
@@ -145,14 +154,18 @@ class SyncJob(Aggregate):
         self._trigger(self.Started, worker=worker)
 
     def report(self, worker: str, delta: Progress, *, drift: Mapping[str, int] | None = None,
-               errors: Sequence[str] = (), log: Sequence[str] = ()) -> None:
-        """Progress since the last report (also the worker's heartbeat)."""
+               errors: Sequence[str] = (), log: Sequence[str] = (),
+               checkpoint: Any = NO_CHECKPOINT) -> None:
+        """Progress since the last report (also the worker's heartbeat); ``checkpoint`` is
+        where the script said the next sync should start, when it said so."""
         self._running_for(worker)
         room = max(0, MAX_ERRORS - len(self.state.errors))
         self._trigger(self.Progressed, collected=delta.collected, parsed=delta.parsed,
                       indexed=delta.indexed, invalid=delta.invalid, drift=dict(drift or {}),
                       errors=list(errors)[:room],
-                      log=[line[:MAX_LOG_CHARS] for line in log][-MAX_LOG_LINES:])
+                      log=[line[:MAX_LOG_CHARS] for line in log][-MAX_LOG_LINES:],
+                      checkpointed=checkpoint is not NO_CHECKPOINT,
+                      checkpoint=None if checkpoint is NO_CHECKPOINT else checkpoint)
 
     def succeed(self, worker: str) -> None:
         self._running_for(worker)
@@ -251,6 +264,25 @@ class SyncQueue(Aggregate):
         self.trigger_event(self.Left, tenant=self.tenant, connector_id=self.connector_id,
                            job_id=job_id)
         return True
+
+
+    def erase(self) -> None:
+        """Record that the connector's erase destroys every job's key (read models drop the
+        jobs)."""
+        assert self.connector_id is not None
+        self.trigger_event(SyncQueueErased, tenant=self.tenant, connector_id=self.connector_id)
+
+
+class SyncQueueErased(Aggregate.Event):
+    """A connector's erase destroyed its jobs' keys. Not shredded (it names no content).
+    Defined outside :class:`SyncQueue`, whose nested events all carry a job id."""
+
+    tenant: str
+    connector_id: UUID
+    shredded: ClassVar[bool] = False
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.active = None
 
 
 def enter_queue(queue: SyncQueue | None, tenant: str, connector_id: UUID,

@@ -58,6 +58,8 @@ class SyncJobState:
     errors: tuple[str, ...] = ()
     """The first record errors (``MAX_ERRORS``), never a record value."""
     log: tuple[str, ...] = ()
+    checkpoint: Any = None
+    """The last ``ctx.checkpoint`` of the run: where the connector's next sync starts."""
     error: str | None = None
     version: int = 0
 

@@ -1,0 +1,412 @@
+"""Sync jobs: queue, cancel and read them; workers claim them and run the connector's default
+script in the sandbox, validating and storing what it yields.
+
+Every change of a job is an event of its ``SyncJob`` aggregate; the connector's ``SyncQueue``
+lets one job at a time be active. A worker's claim is the job's ``Started`` event: of two
+workers claiming one job the event store accepts one. Each progress report is also the
+worker's heartbeat; the reaper (run by every follower tick) requeues a job whose worker went
+silent, or fails it after its last attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid as uuid_module
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import httpx
+from eventsourcing.application import AggregateNotFoundError
+from ulid import ULID
+
+from domain.common import Actor
+from domain.errors import ConcurrentWriteError, RegistryError
+from domain.records import RecordRules
+from domain.scripts.versions import ScriptVersionNotFoundError, decode_version_id
+from domain.sync.errors import (
+    SyncJobFinishedError,
+    SyncJobNotFoundError,
+    SyncJobNotRunningError,
+)
+from domain.sync.ids import sync_queue_uuid
+from domain.sync.job import NO_CHECKPOINT, SyncJob, SyncQueue, enter_queue
+from domain.sync.state import Progress, SyncJobState
+from projections.sync import SyncJobQueries
+from registry.records import RecordStore, SchemaKeyGoneError, primary_key
+from registry.sandbox import Checkpoint, LogLine, Record, ScriptFailedError
+from registry.scripts import scripted
+
+if TYPE_CHECKING:
+    from domain.connectors.connector import Connector
+    from domain.connectors.state import ConnectorState
+    from domain.scripts.versions import ScriptVersions
+    from projections.schemas import SchemaQueries
+    from registry.connectors import Access
+    from registry.sandbox import Sandbox
+
+T = TypeVar("T")
+log = logging.getLogger("registry")
+SYNC_ACTOR = "registry:sync"
+JOB_NOT_FOUND = "sync job not found"
+BATCH_RECORDS = 500
+REPORT_SECONDS = 1.0
+HEARTBEAT_TIMEOUT = timedelta(seconds=60)
+MAX_ATTEMPTS = 2
+HTTP_TIMEOUT = 30.0
+MAX_HTTP_BODY = 8 * 1024 * 1024
+
+
+class SyncCommands:
+    """Sync-job commands; mixed into the application."""
+
+    if TYPE_CHECKING:  # provided by the application this is mixed into
+        repository: Any
+        sync_jobs: SyncJobQueries
+        schemas: SchemaQueries
+        sandbox: Sandbox
+
+        def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
+
+        def _retrying(self, attempt: Callable[[], T]) -> T: ...
+
+        def _changeable(self, access: Access, uuid: UUID, *,
+                        deleted_ok: bool = False) -> Connector: ...
+
+        def connector(self, access: Access, uuid: UUID) -> Connector: ...
+
+        def _script_versions(self, connector_id: UUID) -> ScriptVersions | None: ...
+
+    def request_sync(self, access: Access, uuid: UUID, *, full: bool = True) -> SyncJobState:
+        """Queue a sync of a universal connector with its default script version; 409 while
+        another of its jobs is queued or running."""
+
+        def attempt() -> SyncJobState:
+            connector = self._changeable(access, uuid)
+            scripted(connector)
+            versions = self._script_versions(connector.id)
+            if versions is None or versions.state.default is None:
+                raise ScriptVersionNotFoundError(
+                    "the connector has no default script version to run; save one first")
+            default = versions.state.find("default")
+            job = SyncJob.queue(access.actor, ULID().to_uuid(), connector.id,
+                                default.version_id, full=full)
+            queue = enter_queue(self._sync_queue(connector.id), access.actor.tenant,
+                                connector.id, job.id)
+            self._save(job, queue)
+            return job.state
+
+        return self._retrying(attempt)
+
+    def cancel_sync(self, access: Access, uuid: UUID, job_id: UUID) -> SyncJobState:
+        """Cancel a queued or running job (409 once it finished)."""
+
+        def attempt() -> SyncJobState:
+            connector = self._changeable(access, uuid)
+            job = self._job_of(connector.id, job_id)
+            job.cancel(access.actor)
+            queue = self._sync_queue(connector.id)
+            left = [queue] if queue is not None and queue.leave(job.id) else []
+            self._save(job, *left)
+            return job.state
+
+        return self._retrying(attempt)
+
+    def sync_job(self, access: Access, uuid: UUID, job_id: UUID) -> SyncJobState:
+        """A job of a connector the caller may see."""
+        connector = self.connector(access, uuid)
+        connector.visible_state()
+        state = self.sync_jobs.get(access.actor.tenant, connector.id, job_id)
+        if state is None:
+            raise SyncJobNotFoundError(JOB_NOT_FOUND)
+        return state
+
+    def claim_sync(self, worker: str) -> SyncJob | None:
+        """Start the oldest queued job this worker wins, or ``None`` when there is none."""
+        for job_id in self.sync_jobs.queued():
+            try:
+                job = self.repository.get(job_id)
+                job.start(worker)
+                self._save(job)
+            except (ConcurrentWriteError, SyncJobFinishedError, AggregateNotFoundError):
+                continue  # another worker won it, or it was cancelled meanwhile
+            return job  # type: ignore[no-any-return]
+        return None
+
+    def finish_sync(self, job: SyncJob, worker: str, error: str | None) -> None:
+        """End a job (succeeded when ``error`` is None) and free its connector's queue."""
+
+        def attempt() -> None:
+            fresh: SyncJob = self.repository.get(job.id)
+            if error is None:
+                fresh.succeed(worker)
+            else:
+                fresh.fail(worker, error)
+            assert fresh.state.connector_id is not None
+            queue = self._sync_queue(fresh.state.connector_id)
+            left = [queue] if queue is not None and queue.leave(fresh.id) else []
+            self._save(fresh, *left)
+
+        self._retrying(attempt)
+
+    def reap_syncs(self, now: datetime, timeout: timedelta = HEARTBEAT_TIMEOUT,
+                   max_attempts: int = MAX_ATTEMPTS) -> list[UUID]:
+        """Requeue, or fail after ``max_attempts``, every running job whose worker has been
+        silent for ``timeout``; answers the jobs reaped."""
+        reaped = []
+        for job_id in self.sync_jobs.running():
+            try:
+                job: SyncJob = self.repository.get(job_id)
+                if not job.reap(now, timeout, max_attempts):
+                    continue
+                queue = None
+                if job.state.finished and job.state.connector_id is not None:
+                    queue = self._sync_queue(job.state.connector_id)
+                left = [queue] if queue is not None and queue.leave(job.id) else []
+                self._save(job, *left)
+            except (ConcurrentWriteError, AggregateNotFoundError):
+                continue  # it beat meanwhile, or another reaper won
+            reaped.append(job_id)
+        if reaped:
+            log.warning("requeued or failed %d sync job(s) whose worker went silent",
+                        len(reaped))
+        return reaped
+
+    def _job_of(self, connector_id: UUID, job_id: UUID) -> SyncJob:
+        try:
+            job = self.repository.get(job_id)
+        except AggregateNotFoundError:
+            raise SyncJobNotFoundError(JOB_NOT_FOUND) from None
+        if not isinstance(job, SyncJob) or job.state.connector_id != connector_id:
+            raise SyncJobNotFoundError(JOB_NOT_FOUND)
+        return job
+
+    def _sync_queue(self, connector_id: UUID) -> SyncQueue | None:
+        try:
+            found = self.repository.get(sync_queue_uuid(connector_id))
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, SyncQueue) else None
+
+
+@dataclass
+class _Target:
+    """One schema a run writes into: its id, its record rules, its primary fields."""
+
+    schema: UUID
+    rules: RecordRules
+    batch: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class _Tally:
+    """What a run collected since its last report."""
+
+    progress: Progress = field(default_factory=Progress)
+    drift: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    checkpoint: Any = NO_CHECKPOINT
+
+    def empty(self) -> bool:
+        return (self.progress == Progress() and not self.drift and not self.errors
+                and not self.log and self.checkpoint is NO_CHECKPOINT)
+
+
+class SyncWorker:
+    """Runs claimed jobs one at a time: the embedded worker of ``registry serve`` and the
+    workers of ``registry worker`` are instances of this."""
+
+    def __init__(self, app: Any, name: str | None = None) -> None:
+        self.app = app
+        self.name = name or f"worker-{uuid_module.uuid4().hex[:12]}"
+        self.records = RecordStore(app.db)
+
+    def run_once(self) -> SyncJobState | None:
+        """Claim one queued job and run it to its end; ``None`` when none was queued."""
+        job = self.app.claim_sync(self.name)
+        if job is None:
+            return None
+        error: str | None
+        try:
+            error = self._run(job)
+        except SyncJobNotRunningError:
+            return self.app.repository.get(job.id).state  # type: ignore[no-any-return]
+        except Exception as failure:
+            log.exception("sync job %s failed in the worker", job.state.job_id)
+            error = f"the worker failed: {type(failure).__name__}"
+        # Cancelled or reaped meanwhile: its end is already recorded.
+        with contextlib.suppress(SyncJobNotRunningError, SyncJobFinishedError):
+            self.app.finish_sync(job, self.name, error)
+        return self.app.repository.get(job.id).state  # type: ignore[no-any-return]
+
+    def _run(self, job: SyncJob) -> str | None:
+        state = job.state
+        assert state.connector_id is not None and state.script_version is not None
+        access = _system_access(state.tenant)
+        try:
+            connector, credentials = self.app.connector_credentials(access, state.connector_id)
+        except RegistryError as refused:
+            return f"the connector cannot be synced: {refused}"
+        version = decode_version_id(state.script_version)
+        script = self.app.script_text(state.connector_id, version) if version else None
+        if script is None:
+            return "the script version to run is gone"
+        targets = self._targets(state.tenant, connector)
+        context = {"config": dict(connector.config), "credentials": credentials or {},
+                   "variables": _variables(connector),
+                   "state": self._checkpoint(state.tenant, connector.id, job.id)}
+        http = HostHttp(_allowed_hosts(connector))
+        tally = _Tally()
+        reported = time.monotonic()
+        try:
+            for message in self.app.sandbox.run(script, context, on_http=http):
+                self._take(job, message, targets, tally)
+                if (time.monotonic() - reported >= REPORT_SECONDS
+                        or sum(len(t.batch) for t in targets.values()) >= BATCH_RECORDS):
+                    self._flush(job, targets, tally)
+                    reported = time.monotonic()
+        except ScriptFailedError as failed:
+            self._flush(job, targets, tally)
+            return failed.reason
+        finally:
+            http.close()
+        self._flush(job, targets, tally, force=True)
+        if state.full:
+            for target in targets.values():
+                self.records.forget_unseen(target.schema, job.id)
+        return None
+
+    def _take(self, job: SyncJob, message: Any, targets: Mapping[str, _Target],
+              tally: _Tally) -> None:
+        if isinstance(message, LogLine):
+            tally.log.append(f"{message.level}: {message.message}")
+        elif isinstance(message, Checkpoint):
+            tally.checkpoint = message.state
+        elif isinstance(message, Record):
+            tally.progress = tally.progress.plus(Progress(collected=1))
+            target = targets.get(message.entity)
+            if target is None:
+                tally.progress = tally.progress.plus(Progress(invalid=1))
+                tally.errors.append(f"{message.entity}: no live schema of the connector has "
+                                    "this entity type")
+                return
+            check = target.rules.check(message.record)
+            for name in check.drift:
+                tally.drift[name] = tally.drift.get(name, 0) + 1
+            if not check.valid:
+                tally.progress = tally.progress.plus(Progress(invalid=1))
+                tally.errors.append(f"{message.entity} record "
+                                    f"{job.state.progress.collected + tally.progress.collected}"
+                                    f": {'; '.join(check.errors)}")
+                return
+            tally.progress = tally.progress.plus(Progress(parsed=1))
+            target.batch.append((primary_key(message.record, target.rules.primary),
+                                 dict(message.record)))
+
+    def _flush(self, job: SyncJob, targets: Mapping[str, _Target], tally: _Tally,
+               *, force: bool = False) -> None:
+        indexed = 0
+        for target in targets.values():
+            if target.batch:
+                try:
+                    indexed += self.records.upsert(target.schema, job.id, target.batch)
+                except SchemaKeyGoneError:
+                    tally.errors.append("a schema was erased during the sync; its records "
+                                        "were not stored")
+                target.batch = []
+        tally.progress = tally.progress.plus(Progress(indexed=indexed))
+        if tally.empty() and not force:
+            return
+        job.report(self.name, tally.progress, drift=tally.drift, errors=tally.errors,
+                   log=tally.log, checkpoint=tally.checkpoint)
+        try:
+            self.app._save(job)
+        except ConcurrentWriteError:  # cancelled (or reaped) meanwhile
+            raise SyncJobNotRunningError(f"job {job.state.job_id} was stopped") from None
+        tally.progress, tally.drift, tally.errors, tally.log = Progress(), {}, [], []
+        tally.checkpoint = NO_CHECKPOINT
+
+    def _targets(self, tenant: str, connector: ConnectorState) -> dict[str, _Target]:
+        targets = {}
+        for schema_id in connector.live_schemas:
+            schema = self.app.schemas.get(tenant, schema_id)
+            if schema is None or schema.content is None or schema.deleted:
+                continue
+            targets[schema.content.entity_type] = _Target(
+                schema_id, RecordRules(schema.content.fields))
+        return targets
+
+    def _checkpoint(self, tenant: str, connector: UUID, job: UUID) -> Any:
+        for earlier in self.app.sync_jobs.page(tenant, connector, before=None, limit=20):
+            if earlier.id != job and earlier.checkpoint is not None:
+                return earlier.checkpoint
+        return None
+
+
+class HostHttp:
+    """Makes a script's ``ctx.http`` requests for it: only to the connector's own hosts."""
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+        self.client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+
+    def __call__(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        url = str(request.get("url") or "")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return {"ok": False, "error": f"not an http(s) URL: {url[:200]}"}
+        if not host_allowed(parts.hostname.lower(), self.allowed):
+            return {"ok": False, "error": f"host not allowed: {parts.hostname} (allowed: "
+                                          f"{', '.join(sorted(self.allowed)) or 'none'})"}
+        try:
+            response = self.client.request(
+                str(request.get("method") or "GET"), url, params=request.get("params") or None,
+                headers=request.get("headers") or None, content=request.get("body"))
+        except httpx.TimeoutException:
+            return {"ok": False, "error": f"{parts.hostname} did not answer in time"}
+        except httpx.HTTPError as error:
+            return {"ok": False, "error": f"{parts.hostname}: {type(error).__name__}"}
+        body = response.content[:MAX_HTTP_BODY].decode(response.encoding or "utf-8", "replace")
+        return {"ok": True, "status": response.status_code,
+                "headers": dict(response.headers), "body": body}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def host_allowed(host: str, allowed: frozenset[str]) -> bool:
+    """``host`` is listed, or is a subdomain of a listed ``*.domain``."""
+    return host in allowed or any(
+        entry.startswith("*.") and host.endswith(entry[1:]) for entry in allowed)
+
+
+def _allowed_hosts(connector: ConnectorState) -> frozenset[str]:
+    hosts = set()
+    base = connector.config.get("baseUrl")
+    if isinstance(base, str) and urlsplit(base).hostname:
+        hosts.add(str(urlsplit(base).hostname).lower())
+    for host in connector.config.get("allowedHosts") or ():
+        hosts.add(str(host).lower())
+    return frozenset(hosts)
+
+
+def _variables(connector: ConnectorState) -> dict[str, Any]:
+    return {str(v.get("name")): v.get("value") for v in connector.connection_variables}
+
+
+def _system_access(tenant: str) -> Access:
+    from registry.connectors import Access
+
+    return Access(Actor(SYNC_ACTOR, tenant), roles=("admin",))
+
+
+def run_until_idle(worker: SyncWorker) -> Iterator[SyncJobState]:
+    """Run queued jobs until none is left (tests and ``registry worker --once``)."""
+    while (state := worker.run_once()) is not None:
+        yield state

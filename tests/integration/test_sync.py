@@ -1,0 +1,190 @@
+"""Sync jobs on real SQLite and PostgreSQL, scripts in the real sandbox, pages served by a
+real local HTTP server: queue, claim, validate, store, drift, second sync, cancel, reap, erase."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from domain.connectors.state import ConnectorState
+from domain.scripts.versions import ScriptVersionNotFoundError
+from domain.sync.errors import SyncInProgressError, SyncJobFinishedError
+from domain.sync.state import Progress
+from registry.records import RecordStore, primary_key
+from registry.service import Registry
+from registry.sync import SyncWorker
+from tests.conftest import Backend
+from tests.fixtures import connector_body, seed_create
+from tests.integration.test_connectors import OWNER
+
+PAGES: dict[int, list[dict[str, Any]]] = {}
+
+
+class Pages(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        page = int(query.get("page", ["1"])[0])
+        body = json.dumps({"users": PAGES.get(page, []), "next": page + 1 in PAGES}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def script(base: str) -> str:
+    return (
+        "def collect(ctx):\n"
+        "    page = (ctx.state or {}).get('resume', 1)\n"
+        "    while True:\n"
+        f"        data = ctx.http.get_json('{base}/users', params={{'page': page}})\n"
+        "        for user in data['users']:\n"
+        "            yield ('account', user)\n"
+        "        if not data['next']:\n"
+        "            break\n"
+        "        page += 1\n"
+        "    ctx.checkpoint({'lastPage': page})\n"
+        "    ctx.log(f'read {page} pages')\n"
+    )
+
+
+def jobs(registry: Registry) -> list[dict[str, Any]]:
+    with registry.db.transaction(write=False) as cur:
+        return cur.all("SELECT * FROM registry_sync_jobs ORDER BY uuid")
+
+
+def user(n: int, **changes: Any) -> dict[str, Any]:
+    return {"userId": f"u{n}", "username": f"user{n}", "email": f"u{n}@example.com",
+            "role": "member", "active": True, **changes}
+
+
+def universal(registry: Registry, base: str, name: str = "Test connector") -> ConnectorState:
+    connector = registry.app.create_connector(OWNER, connector_body(name, config={
+        "baseUrl": "https://api.example.com", "allowedHosts": ["127.0.0.1"]}))
+    registry.app.save_script_version(OWNER, connector.id, {"name": "v1",
+                                                           "script": script(base)})
+    return connector
+
+
+def test_a_sync_stores_valid_records_reports_drift_and_a_second_sync_updates(
+    registry: Registry, backend: Backend, server: str,
+) -> None:
+    PAGES.clear()
+    PAGES.update({1: [user(1), user(2)],
+                  2: [user(3, department="sales"), user(4, active="yes")],
+                  3: [user(5, department="ops"), user(6)]})
+    connector = universal(registry, server)
+    schema = registry.app.create_schema(OWNER, seed_create() | {
+        "connectorId": connector.connector_id})
+    worker = SyncWorker(registry.app, "worker-a")
+
+    queued = registry.app.request_sync(OWNER, connector.id)
+    assert queued.status == "queued" and queued.script_version is not None
+    with pytest.raises(SyncInProgressError):
+        registry.app.request_sync(OWNER, connector.id)
+    done = worker.run_once()
+    assert done is not None and done.status == "succeeded", done
+    assert done.progress == Progress(collected=6, parsed=5, indexed=5, invalid=1)
+    assert done.drift == {"department": 2}
+    assert done.errors == ("account record 4: /active: has the wrong type",)
+    assert done.checkpoint == {"lastPage": 3} and "info: read 3 pages" in done.log
+    assert worker.run_once() is None  # nothing queued
+
+    store = RecordStore(registry.db)
+    assert store.get(schema.id, primary_key(user(3), ["userId"])) == user(3, department="sales")
+    assert store.get(schema.id, primary_key(user(4), ["userId"])) is None
+    shown = registry.app.sync_job(OWNER, connector.id, done.id)
+    assert shown.progress == done.progress and shown.status == "succeeded"
+
+    PAGES.clear()
+    PAGES.update({1: [user(1, username="renamed"), user(2)], 2: [user(3)]})
+    registry.app.request_sync(OWNER, connector.id)
+    second = worker.run_once()
+    assert second is not None and second.status == "succeeded"
+    assert second.progress == Progress(collected=3, parsed=3, indexed=3)
+    assert store.get(schema.id, primary_key(user(1), ["userId"]))["username"] == "renamed"
+    assert store.get(schema.id, primary_key(user(5), ["userId"])) is None  # gone at source
+    assert store.count(schema.id) == 3
+
+
+def test_a_failing_script_fails_the_job_and_frees_the_connector(
+    registry: Registry, server: str,
+) -> None:
+    connector = registry.app.create_connector(OWNER, connector_body(config={
+        "baseUrl": "https://api.example.com", "allowedHosts": ["api.example.com"]}))
+    with pytest.raises(ScriptVersionNotFoundError):
+        registry.app.request_sync(OWNER, connector.id)
+    registry.app.save_script_version(OWNER, connector.id, {"name": "v1",
+                                                           "script": script(server)})
+    registry.app.request_sync(OWNER, connector.id)
+    failed = SyncWorker(registry.app).run_once()
+    assert failed is not None and failed.status == "failed"
+    assert failed.error is not None and "host not allowed: 127.0.0.1" in failed.error
+    assert registry.app.request_sync(OWNER, connector.id).status == "queued"
+
+
+def test_cancel_and_the_reaper(registry: Registry, server: str) -> None:
+    connector = universal(registry, server)
+    job = registry.app.request_sync(OWNER, connector.id)
+    cancelled = registry.app.cancel_sync(OWNER, connector.id, job.id)
+    assert cancelled.status == "cancelled"
+    with pytest.raises(SyncJobFinishedError):
+        registry.app.cancel_sync(OWNER, connector.id, job.id)
+
+    silent = registry.app.request_sync(OWNER, connector.id)
+    claimed = registry.app.claim_sync("worker-that-dies")
+    assert claimed is not None and claimed.id == silent.id
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert registry.app.reap_syncs(later) == [silent.id]
+    assert registry.app.sync_job(OWNER, connector.id, silent.id).status == "queued"
+    assert registry.app.claim_sync("another-that-dies") is not None
+    assert registry.app.reap_syncs(later + timedelta(minutes=2)) == [silent.id]
+    ended = registry.app.sync_job(OWNER, connector.id, silent.id)
+    assert ended.status == "failed" and "stopped answering" in (ended.error or "")
+    assert registry.app.request_sync(OWNER, connector.id).status == "queued"  # freed
+
+
+def test_erasing_the_connector_erases_its_jobs_and_records(
+    registry: Registry, backend: Backend, server: str,
+) -> None:
+    PAGES.clear()
+    PAGES.update({1: [user(1, username="ERASEDmarkQUAGGA")]})
+    connector = universal(registry, server)
+    schema = registry.app.create_schema(OWNER, seed_create() | {
+        "connectorId": connector.connector_id})
+    registry.app.request_sync(OWNER, connector.id)
+    done = SyncWorker(registry.app).run_once()
+    assert done is not None and done.status == "succeeded"
+    registry.app.request_sync(OWNER, connector.id)  # still queued at the erase
+    kept = universal(registry, server, "Kept")
+    registry.app.request_sync(OWNER, kept.id)
+    registry.app.erase_connector(OWNER, connector.id)
+    live = jobs(registry)
+    assert [row["connector_uuid"] for row in live] == [str(kept.id)]
+    registry.rebuild()
+    assert jobs(registry) == live  # a rebuild gives exactly the live rows
+    assert RecordStore(registry.db).count(schema.id) == 0
+    ran = SyncWorker(registry.app).run_once()  # the erased connector's job is gone
+    assert ran is not None and ran.connector_id == kept.id
+    dump = backend.dump()
+    assert "ERASEDmarkQUAGGA" not in dump
