@@ -42,6 +42,7 @@ def create_app(
         app.state.authenticator.reload()
         if follow:
             app.state.registry.start_following()
+            app.state.registry.start_working()
 
     def stop(app: Litestar) -> None:
         if app.state.get("owns_registry"):

@@ -6,7 +6,9 @@ import argparse
 import getpass
 import json
 import os
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -38,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--database-url", help="sqlite:///file.db or postgresql://… "
                        "(default: REGISTRY_DATABASE_URL, else a SQLite file in the data dir)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+    worker = commands.add_parser("worker", help="run sync workers: they run the collector "
+                                 "scripts of queued sync jobs (serve runs one itself)")
+    worker.add_argument("--threads", type=int, default=1, help="workers (default 1)")
+    worker.add_argument("--once", action="store_true",
+                        help="run the jobs queued now, one after the other, then exit")
+    worker.add_argument("--database-url", help="as for serve")
 
     token = commands.add_parser("token", help="print a signed bearer token (JWT)")
     token.add_argument("--tenant", required=True)
@@ -171,6 +180,35 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.service import Registry
+    from registry.sync import SyncWorker, run_until_idle
+
+    if args.threads < 1:
+        raise StartupError(f"--threads {args.threads}: at least 1")
+    registry = Registry(settings.with_database_url(args.database_url))
+    try:
+        why = registry.app.sandbox.check()
+        if why is not None and not registry.app.sandbox.unsandboxed:
+            print(f"registry worker: collector scripts cannot run here: {why}", file=sys.stderr)
+        if args.once:
+            for state in run_until_idle(SyncWorker(registry.app)):
+                print(json.dumps({"jobId": state.job_id, "status": state.status,
+                                  "error": state.error}))
+            return 0
+        stop = threading.Event()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda *_: stop.set())
+        registry.start_following()
+        registry.start_working(args.threads)
+        print(f"registry worker: {args.threads} sync worker(s) running; Ctrl-C stops them",
+              file=sys.stderr)
+        stop.wait()
+    finally:
+        registry.close()
+    return 0
+
+
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
@@ -202,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _token(args, settings)
         if args.command == "api-token":
             return _api_token(args, settings)
+        if args.command == "worker":
+            return _worker(args, settings)
         return _rebuild(args, settings)
     except (ValueError, StartupError) as error:  # settings, keys, data dir, database, address
         print(f"registry: {error}", file=sys.stderr)

@@ -40,6 +40,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
 MAX_LINE = 16 * 1024 * 1024
 """The longest single message a script may send (a record, a log line, a request)."""
 STDERR_TAIL = 4000
+IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,13 @@ class Checkpoint:
     state: Any
 
 
-Message = Record | LogLine | Checkpoint
+@dataclass(frozen=True)
+class Idle:
+    """Nothing came from the script for :data:`IDLE_SECONDS`: it is still running (the
+    worker's cue to beat its heartbeat)."""
+
+
+Message = Record | LogLine | Checkpoint | Idle
 HttpHandler = Callable[[Mapping[str, Any]], dict[str, Any]]
 """Answers one ``ctx.http`` request: ``{"ok": True, "status", "headers", "body"}`` or
 ``{"ok": False, "error"}`` (a refusal the script sees as an exception)."""
@@ -308,7 +315,13 @@ class _Run:
 
     def messages(self) -> Iterator[Message]:
         while True:
-            message = self.next_message()
+            line = self._line(IDLE_SECONDS)
+            if line is None:
+                raise self._ended_without_result()
+            if line == b"":
+                yield Idle()
+                continue
+            message = self._decode(line)
             kind = message.get("type")
             if kind == "record":
                 entity, record = message.get("entity"), message.get("record")
@@ -356,9 +369,13 @@ class _Run:
             raise ScriptFailedError("the script broke the message protocol")
         return message
 
-    def _line(self) -> bytes | None:
-        """The next message line; ``None`` when the runner's output ended."""
+    def _line(self, idle: float | None = None) -> bytes | None:
+        """The next message line; ``None`` when the runner's output ended, ``b""`` when
+        none came within ``idle`` seconds (the runner never sends an empty line)."""
+        quiet_until = None if idle is None else time.monotonic() + idle
         while b"\n" not in self.buffer:
+            if quiet_until is not None and time.monotonic() >= quiet_until:
+                return b""
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 self.stop()

@@ -19,6 +19,7 @@ from projections.tokens import TokenQueries
 from registry.application import SchemaRegistry
 from registry.health import DatabaseUnavailableError
 from registry.settings import Settings, persistence_env
+from registry.sync import SyncWorker, WorkerThread
 
 log = logging.getLogger("registry")
 Watcher = Callable[[], None]
@@ -40,6 +41,7 @@ class Registry:
         self.audit = AuditQueries(self.db)
         self.watchers: list[Watcher] = []
         self._follower: Follower | None = None
+        self._workers: list[WorkerThread] = []
         self._seen = -1
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -53,10 +55,27 @@ class Registry:
             self._follower = Follower(self.tick, self.settings.follow_interval)
             self._follower.start()
 
+    def start_working(self, count: int | None = None) -> None:
+        """Start the sync workers (``Settings.sync_workers`` unless ``count`` is given)."""
+        for _ in range(self.settings.sync_workers if count is None else count):
+            thread = WorkerThread(SyncWorker(self.app), self.settings.follow_interval)
+            thread.start()
+            self._workers.append(thread)
+
     def tick(self) -> None:
-        """One turn of the follower: catch up, then expire the credentials now due."""
+        """One turn of the follower: catch up, expire the credentials now due, and requeue
+        the sync jobs whose worker went silent."""
         self.follow()
         self.expire()
+        self.reap()
+
+    def reap(self, now: datetime | None = None) -> None:
+        """Requeue (or fail) running sync jobs without a heartbeat; nothing while the
+        database is down."""
+        try:
+            self.app.reap_syncs(now or datetime.now(UTC))
+        except DatabaseUnavailableError:
+            return
 
     def expire(self, now: datetime | None = None) -> None:
         """Soft-delete every credential whose ``expiresAt`` has come (``Deleted (expired)``).
@@ -91,7 +110,11 @@ class Registry:
         return head, self.projector.position()
 
     def close(self) -> None:
-        """Stop following and close the database connections."""
+        """Stop the workers (a running job is stopped with its sandbox, and requeued by the
+        reaper), stop following and close the database connections."""
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
         if self._follower is not None:
             self._follower.stop()
             self._follower = None

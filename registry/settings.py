@@ -119,6 +119,8 @@ class Settings:
     ready_max_lag: int = READY_MAX_LAG
     sandbox: Sandbox = field(default_factory=Sandbox)
     """Where collector scripts run (``REGISTRY_SANDBOX``, ``REGISTRY_SANDBOX_*`` limits)."""
+    sync_workers: int = 1
+    """Sync workers each serving process runs (``REGISTRY_SYNC_WORKERS``; 0: none)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +133,7 @@ class Settings:
             jwt=JwtSettings.from_env(env, secret_file=data_dir / SECRET_FILE),
             ready_max_lag=_whole(env, "REGISTRY_READY_MAX_LAG", READY_MAX_LAG),
             sandbox=Sandbox.from_env(env),
+            sync_workers=_whole(env, "REGISTRY_SYNC_WORKERS", 1),
         )
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterator, Mapping
@@ -38,8 +39,9 @@ from domain.sync.ids import sync_queue_uuid
 from domain.sync.job import NO_CHECKPOINT, SyncJob, SyncQueue, enter_queue
 from domain.sync.state import Progress, SyncJobState
 from projections.sync import SyncJobQueries
+from registry.health import DatabaseUnavailableError
 from registry.records import RecordStore, SchemaKeyGoneError, primary_key
-from registry.sandbox import Checkpoint, LogLine, Record, ScriptFailedError
+from registry.sandbox import Checkpoint, Idle, LogLine, Record, ScriptFailedError
 from registry.scripts import scripted
 
 if TYPE_CHECKING:
@@ -56,6 +58,8 @@ SYNC_ACTOR = "registry:sync"
 JOB_NOT_FOUND = "sync job not found"
 BATCH_RECORDS = 500
 REPORT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 10.0
+"""A running job reports at least this often, progress or not: its worker's heartbeat."""
 HEARTBEAT_TIMEOUT = timedelta(seconds=60)
 MAX_ATTEMPTS = 2
 HTTP_TIMEOUT = 30.0
@@ -267,9 +271,11 @@ class SyncWorker:
         try:
             for message in self.app.sandbox.run(script, context, on_http=http):
                 self._take(job, message, targets, tally)
-                if (time.monotonic() - reported >= REPORT_SECONDS
+                waited = time.monotonic() - reported
+                if ((waited >= REPORT_SECONDS and not isinstance(message, Idle))
+                        or waited >= HEARTBEAT_SECONDS
                         or sum(len(t.batch) for t in targets.values()) >= BATCH_RECORDS):
-                    self._flush(job, targets, tally)
+                    self._flush(job, targets, tally, force=waited >= HEARTBEAT_SECONDS)
                     reported = time.monotonic()
         except ScriptFailedError as failed:
             self._flush(job, targets, tally)
@@ -404,6 +410,39 @@ def _system_access(tenant: str) -> Access:
     from registry.connectors import Access
 
     return Access(Actor(SYNC_ACTOR, tenant), roles=("admin",))
+
+
+class WorkerThread:
+    """A daemon thread running one :class:`SyncWorker`: a job at a time, waiting ``idle``
+    seconds between looks at an empty queue."""
+
+    def __init__(self, worker: SyncWorker, idle: float) -> None:
+        self.worker = worker
+        self.idle = idle
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sync-{worker.name}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the job under way (the worker's sandbox run ends with the process)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.worker.run_once()
+            except DatabaseUnavailableError:
+                ran = None
+            except Exception:  # keep working: the job's end is recorded or reaped
+                log.exception("sync worker %s failed; going on", self.worker.name)
+                ran = None
+            if ran is None:
+                self._stop.wait(self.idle)
 
 
 def run_until_idle(worker: SyncWorker) -> Iterator[SyncJobState]:
