@@ -14,21 +14,22 @@ cannot leave records behind.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
-import secrets
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from projections.db import Cursor, Database
 from registry.persistence import KEYS_TABLE, RECORDS_TABLE
 
 SCAN_CHUNK = 500
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
+_DECODE = msgspec.json.Decoder().decode
 
 
 class SchemaKeyGoneError(Exception):
@@ -45,9 +46,9 @@ class Page:
 
 def primary_key(record: Mapping[str, Any], fields: Sequence[str]) -> str:
     """The text a record's primary key is hashed from: the primary fields' values as JSON."""
-    values = [record.get(name) for name in fields]
-    return json.dumps(values[0] if len(values) == 1 else values, sort_keys=True,
-                      separators=(",", ":"))
+    if len(fields) == 1:
+        return _ENCODE(record.get(fields[0])).decode()
+    return _ENCODE([record.get(name) for name in fields]).decode()
 
 
 class RecordStore:
@@ -152,15 +153,15 @@ class _Sealer:
         self.aead = AESGCM(key)
 
     def hash(self, key_text: str) -> str:
-        return hmac.new(self.key, key_text.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self.key, key_text.encode(), "sha256").hex()
 
     def seal(self, key_hash: str, record: Mapping[str, Any]) -> bytes:
-        nonce = secrets.token_bytes(12)
-        plain = json.dumps(record, separators=(",", ":")).encode()
-        return nonce + self.aead.encrypt(nonce, plain, self.schema + key_hash.encode())
+        nonce = os.urandom(12)
+        return nonce + self.aead.encrypt(nonce, _ENCODE(record),
+                                         self.schema + key_hash.encode())
 
     def open(self, key_hash: str, sealed: bytes) -> dict[str, Any]:
         sealed = bytes(sealed)
         plain = self.aead.decrypt(sealed[:12], sealed[12:], self.schema + key_hash.encode())
-        record: dict[str, Any] = json.loads(plain)
+        record: dict[str, Any] = _DECODE(plain)
         return record

@@ -25,10 +25,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from registry.errors import SettingsError
 
@@ -40,6 +43,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
 MAX_LINE = 16 * 1024 * 1024
 """The longest single message a script may send (a record, a log line, a request)."""
 STDERR_TAIL = 4000
+_DECODE = msgspec.json.Decoder().decode
 IDLE_SECONDS = 1.0
 
 
@@ -290,6 +294,8 @@ class _Run:
         self.deadline = time.monotonic() + limits.wall_seconds
         self.received = 0
         self.buffer = b""
+        self.lines: deque[bytes] = deque()
+        self.ended = False
         self.stderr = b""
         self.selector = selectors.DefaultSelector()
         assert process.stdout is not None and process.stderr is not None
@@ -362,8 +368,8 @@ class _Run:
 
     def _decode(self, line: bytes) -> dict[str, Any]:
         try:
-            message = json.loads(line)
-        except ValueError:
+            message = _DECODE(line)
+        except (ValueError, msgspec.DecodeError):
             raise ScriptFailedError("the script broke the message protocol") from None
         if not isinstance(message, dict):
             raise ScriptFailedError("the script broke the message protocol")
@@ -373,7 +379,9 @@ class _Run:
         """The next message line; ``None`` when the runner's output ended, ``b""`` when
         none came within ``idle`` seconds (the runner never sends an empty line)."""
         quiet_until = None if idle is None else time.monotonic() + idle
-        while b"\n" not in self.buffer:
+        while not self.lines:
+            if self.ended:
+                return None
             if quiet_until is not None and time.monotonic() >= quiet_until:
                 return b""
             remaining = self.deadline - time.monotonic()
@@ -382,28 +390,27 @@ class _Run:
                 raise ScriptFailedError(
                     f"the script ran longer than its wall-clock limit "
                     f"({self.limits.wall_seconds:g} s) and was stopped")
-            events = self.selector.select(timeout=min(remaining, 1.0))
-            ended = False
-            for key, _ in events:
-                chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
+            for key, _ in self.selector.select(timeout=min(remaining, 1.0)):
+                chunk = os.read(key.fileobj.fileno(), 1 << 20)  # type: ignore[union-attr]
                 if key.data == "err":
                     self.stderr = (self.stderr + chunk)[-STDERR_TAIL:]
                     if not chunk:
                         self.selector.unregister(key.fileobj)
                     continue
                 if not chunk:
-                    ended = True
+                    self.ended = True
                     continue
                 self._count(len(chunk))
                 self.buffer += chunk
-            if ended and b"\n" not in self.buffer:
-                return None
-            if len(self.buffer) > MAX_LINE and b"\n" not in self.buffer:
+                if b"\n" in chunk:
+                    *complete, rest = self.buffer.split(b"\n")
+                    self.lines.extend(complete)
+                    self.buffer = rest
+            if len(self.buffer) > MAX_LINE:
                 self.stop()
                 raise ScriptFailedError(
                     f"the script sent a message longer than {MAX_LINE // (1024 * 1024)} MiB")
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line
+        return self.lines.popleft()
 
     def _count(self, size: int) -> None:
         self.received += size

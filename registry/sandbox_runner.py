@@ -16,12 +16,14 @@ import json
 import os
 import resource
 import sys
+import time
 import traceback
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 NOBODY = 65534
+FLUSH_SECONDS = 0.2
 
 
 class Protocol:
@@ -30,10 +32,16 @@ class Protocol:
     def __init__(self, out: TextIO, inp: TextIO) -> None:
         self.out = out
         self.inp = inp
+        self.flushed = time.monotonic()
 
-    def send(self, message: Mapping[str, Any]) -> None:
+    def send(self, message: Mapping[str, Any], *, flush: bool = False) -> None:
+        """Write one message; the stream is flushed when asked (a request awaiting its
+        answer, the end) and at least every :data:`FLUSH_SECONDS`, so progress shows."""
         self.out.write(json.dumps(message, separators=(",", ":"), default=str) + "\n")
-        self.out.flush()
+        now = time.monotonic()
+        if flush or now - self.flushed >= FLUSH_SECONDS:
+            self.out.flush()
+            self.flushed = now
 
     def receive(self) -> dict[str, Any]:
         line = self.inp.readline()
@@ -85,7 +93,7 @@ class Http:
             sent_headers.setdefault("Content-Type", "application/json")
         self._protocol.send({"type": "http", "id": self._next, "method": method.upper(),
                              "url": url, "params": dict(params or {}),
-                             "headers": sent_headers, "body": body})
+                             "headers": sent_headers, "body": body}, flush=True)
         answer = self._protocol.receive()
         if not answer.get("ok"):
             raise HttpError(str(answer.get("error") or "the request failed"))
@@ -243,9 +251,9 @@ def main() -> int:
         if isinstance(error, SystemExit) and error.code == 3:
             raise
         protocol.send({"type": "failed", "error": _reason(error, job.get("limits") or {}),
-                       "traceback": _script_frames(error)})
+                       "traceback": _script_frames(error)}, flush=True)
         return 1
-    protocol.send({"type": "done"})
+    protocol.send({"type": "done"}, flush=True)
     return 0
 
 
@@ -262,7 +270,7 @@ def inspect(protocol: Protocol, script: str) -> int:
         code = compile(script, "<collector>", "exec")
     except SyntaxError as error:
         say("error", f"line {error.lineno}: {error.msg}", (error.text or "").rstrip())
-        protocol.send({"type": "inspected", "messages": messages})
+        protocol.send({"type": "inspected", "messages": messages}, flush=True)
         return 0
     namespace: dict[str, Any] = {"__name__": "collector"}
     try:
@@ -270,7 +278,7 @@ def inspect(protocol: Protocol, script: str) -> int:
     except BaseException as error:  # the module's own code failed
         say("error", f"the script fails when loaded: {type(error).__name__}: {error}"[:2000],
             _script_frames(error))
-        protocol.send({"type": "inspected", "messages": messages})
+        protocol.send({"type": "inspected", "messages": messages}, flush=True)
         return 0
     entry = namespace.get("collect")
     if entry is None:
@@ -285,7 +293,7 @@ def inspect(protocol: Protocol, script: str) -> int:
             say("error", "collect must be a generator: it yields (entity_type, record) pairs")
     if not messages:
         say("info", "the script defines collect(ctx)")
-    protocol.send({"type": "inspected", "messages": messages})
+    protocol.send({"type": "inspected", "messages": messages}, flush=True)
     return 0
 
 

@@ -209,17 +209,25 @@ class _Target:
 
 @dataclass
 class _Tally:
-    """What a run collected since its last report."""
+    """What a run collected since its last report (plain counters: one per record)."""
 
-    progress: Progress = field(default_factory=Progress)
+    collected: int = 0
+    parsed: int = 0
+    indexed: int = 0
+    invalid: int = 0
     drift: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     checkpoint: Any = NO_CHECKPOINT
 
+    @property
+    def progress(self) -> Progress:
+        return Progress(self.collected, self.parsed, self.indexed, self.invalid)
+
     def empty(self) -> bool:
-        return (self.progress == Progress() and not self.drift and not self.errors
-                and not self.log and self.checkpoint is NO_CHECKPOINT)
+        return (not (self.collected or self.parsed or self.indexed or self.invalid)
+                and not self.drift and not self.errors and not self.log
+                and self.checkpoint is NO_CHECKPOINT)
 
 
 class SyncWorker:
@@ -295,10 +303,10 @@ class SyncWorker:
         elif isinstance(message, Checkpoint):
             tally.checkpoint = message.state
         elif isinstance(message, Record):
-            tally.progress = tally.progress.plus(Progress(collected=1))
+            tally.collected += 1
             target = targets.get(message.entity)
             if target is None:
-                tally.progress = tally.progress.plus(Progress(invalid=1))
+                tally.invalid += 1
                 tally.errors.append(f"{message.entity}: no live schema of the connector has "
                                     "this entity type")
                 return
@@ -306,12 +314,12 @@ class SyncWorker:
             for name in check.drift:
                 tally.drift[name] = tally.drift.get(name, 0) + 1
             if not check.valid:
-                tally.progress = tally.progress.plus(Progress(invalid=1))
+                tally.invalid += 1
                 tally.errors.append(f"{message.entity} record "
-                                    f"{job.state.progress.collected + tally.progress.collected}"
+                                    f"{job.state.progress.collected + tally.collected}"
                                     f": {'; '.join(check.errors)}")
                 return
-            tally.progress = tally.progress.plus(Progress(parsed=1))
+            tally.parsed += 1
             target.batch.append((primary_key(message.record, target.rules.primary),
                                  dict(message.record)))
 
@@ -326,7 +334,7 @@ class SyncWorker:
                     tally.errors.append("a schema was erased during the sync; its records "
                                         "were not stored")
                 target.batch = []
-        tally.progress = tally.progress.plus(Progress(indexed=indexed))
+        tally.indexed += indexed
         if tally.empty() and not force:
             return
         job.report(self.name, tally.progress, drift=tally.drift, errors=tally.errors,
@@ -335,7 +343,8 @@ class SyncWorker:
             self.app._save(job)
         except ConcurrentWriteError:  # cancelled (or reaped) meanwhile
             raise SyncJobNotRunningError(f"job {job.state.job_id} was stopped") from None
-        tally.progress, tally.drift, tally.errors, tally.log = Progress(), {}, [], []
+        tally.collected = tally.parsed = tally.indexed = tally.invalid = 0
+        tally.drift, tally.errors, tally.log = {}, [], []
         tally.checkpoint = NO_CHECKPOINT
 
     def _targets(self, tenant: str, connector: ConnectorState) -> dict[str, _Target]:

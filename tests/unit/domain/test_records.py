@@ -40,3 +40,19 @@ def test_the_document_is_json_schema_2020_12() -> None:
     assert document["properties"]["tags"] == {"type": ["array", "null"],
                                               "items": {"type": "string"}}
     assert document["properties"]["id"] == {"type": "string"}
+
+
+def test_each_format_alone_is_refused() -> None:
+    base = {"id": "u1", "email": "a@example.com"}
+    for field, value in (("joined", "2024-02-30"), ("email", "nobody"),
+                         ("joined", "yesterday")):
+        check = RULES.check(base | {field: value})
+        assert check.errors == (f"/{field}: is not in the field's format",), (field, value)
+    typed = RecordRules((Field("id", "uuid", primary=True), Field("at", "datetime"),
+                         Field("home", "url")))
+    assert typed.check({"id": "not-a-uuid"}).errors == ("/id: is not in the field's format",)
+    assert typed.check({"id": "6f1c3e52-2d4b-5c8e-9a07-3b1e8d4f2a60",
+                        "at": "2024-01-01T00:00:00Z", "home": "https://x.example"}).valid
+    assert typed.check({"id": "6f1c3e52-2d4b-5c8e-9a07-3b1e8d4f2a60",
+                        "at": "2024-01-01 00:00"}).errors == (
+        "/at: is not in the field's format",)

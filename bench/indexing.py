@@ -1,0 +1,178 @@
+"""Indexing: a sync of N small records against raw batched inserts of the same rows.
+
+On each backend (a SQLite file; a throwaway PostgreSQL server), one universal connector with
+one schema runs a collector script that yields N records (no HTTP: the script makes them).
+A round is one full sync through the real path — sandbox, pipe, validation against the
+schema, sealing, batched upserts, progress events — timed from the job's claim to its end;
+and N raw INSERTs of the same rows' JSON with the same driver, in batches of the worker's
+size, one transaction per batch, into a plain table. Rounds alternate which goes first.
+records/s ÷ rows/s is the ratio the bench reports (the target is 0.30). It also reports the
+sandbox's start-up cost: a sync whose script yields nothing.
+
+    .venv/bin/python bench/indexing.py                       # 100,000 records, 3 rounds
+    .venv/bin/python bench/indexing.py --records 20000 --backend sqlite
+
+Needs bubblewrap (scripts/ensure-bubblewrap) and, for PostgreSQL, the server binaries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, SECRET, load_average, spread, stop_on_sigterm
+
+from domain.common import Actor
+from registry.connectors import Access
+from registry.service import Registry
+from registry.settings import JwtSettings, Settings
+from registry.sync import BATCH_RECORDS, SyncWorker
+
+SCRATCH = "bench_raw_records"
+ACCESS = Access(Actor("bench", "bench"), roles=("admin",))
+SCHEMA = {
+    "name": "Bench accounts", "entityType": "account",
+    "fields": [{"name": "userId", "type": "string", "primary": True},
+               {"name": "email", "type": "email"}, {"name": "n", "type": "integer"},
+               {"name": "active", "type": "boolean"}],
+}
+
+
+def record(number: int) -> dict[str, Any]:
+    """The record the script yields for ``number`` (the raw rows hold the same JSON)."""
+    return {"userId": f"u{number}", "email": f"u{number}@example.com", "n": number,
+            "active": number % 2 == 0}
+
+
+def script(records: int) -> str:
+    return (
+        "def collect(ctx):\n"
+        f"    for n in range({records}):\n"
+        "        yield ('account', {'userId': f'u{n}', 'email': f'u{n}@example.com',\n"
+        "                           'n': n, 'active': n % 2 == 0})\n"
+    )
+
+
+class Bench:
+    """One backend: the registry with its connector, and the raw table beside it."""
+
+    def __init__(self, url: str, data_dir: Path, records: int) -> None:
+        settings = Settings(database_url=url, data_dir=data_dir,
+                            jwt=JwtSettings(secret=SECRET))
+        self.registry = Registry(settings)
+        self.records = records
+        app = self.registry.app
+        connector = app.create_connector(ACCESS, {
+            "name": f"bench-{records}", "type": "universal", "scope": "org",
+            "config": {"baseUrl": "https://api.example.com",
+                       "allowedHosts": ["api.example.com"]}})
+        self.connector = connector.id
+        app.create_schema(ACCESS, {**SCHEMA, "connectorId": connector.connector_id})
+        app.save_script_version(ACCESS, connector.id, {"name": "full",
+                                                       "script": script(records)})
+        empty = app.create_connector(ACCESS, {
+            "name": "bench-empty", "type": "universal", "scope": "org",
+            "config": {"baseUrl": "https://api.example.com",
+                       "allowedHosts": ["api.example.com"]}})
+        self.empty = empty.id
+        app.save_script_version(ACCESS, empty.id, {
+            "name": "empty", "script": "def collect(ctx):\n    return\n    yield\n"})
+        self.worker = SyncWorker(app, "bench")
+        with self.registry.db.transaction(write=True) as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {SCRATCH} (id TEXT PRIMARY KEY,"
+                        " body TEXT NOT NULL)")
+
+    def sync(self, connector: Any) -> float:
+        """Seconds of one full sync, claim to end."""
+        self.registry.app.request_sync(ACCESS, connector)
+        started = time.perf_counter()
+        state = self.worker.run_once()
+        elapsed = time.perf_counter() - started
+        if state is None or state.status != "succeeded":
+            raise RuntimeError(f"the sync did not succeed: {state}")
+        return elapsed
+
+    def raw(self) -> float:
+        """Seconds of N inserts of the same rows, batched like the worker's upserts."""
+        rows = [(f"u{n}", json.dumps(record(n), separators=(",", ":")))
+                for n in range(self.records)]
+        with self.registry.db.transaction(write=True) as cur:
+            cur.execute(f"DELETE FROM {SCRATCH}")
+        started = time.perf_counter()
+        for start in range(0, len(rows), BATCH_RECORDS):
+            with self.registry.db.transaction(write=True) as cur:
+                cur.executemany(f"INSERT INTO {SCRATCH} (id, body) VALUES (%s,%s)",
+                                rows[start:start + BATCH_RECORDS])
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.registry.close()
+
+
+def measure(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> float:
+    """Alternating rounds on one backend; prints them and answers the median ratio."""
+    bench = Bench(url, data_dir, args.records)
+    try:
+        startup = statistics.median(bench.sync(bench.empty) for _ in range(5))
+        ratios = []
+        for number in range(args.rounds):
+            if number % 2 == 0:
+                synced, raw = bench.sync(bench.connector), bench.raw()
+            else:
+                raw, synced = bench.raw(), bench.sync(bench.connector)
+            rate, floor = args.records / synced, args.records / raw
+            ratios.append(rate / floor)
+            print(f"{name} round {number + 1}: {rate:9.0f} records/s   {floor:9.0f} rows/s   "
+                  f"ratio {rate / floor:.3f}", flush=True)
+        print(f"{name}: records/s ÷ rows/s, median of {args.rounds} rounds (min-max): "
+              f"{spread(ratios, 3)}; sandbox start-up per job (empty sync, median of 5): "
+              f"{startup * 1000:.0f} ms")
+        return statistics.median(ratios)
+    finally:
+        bench.close()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A database on a throwaway PostgreSQL server, stopped on the way out."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # tests/ is not installed
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server.create_database("bench")
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    stop_on_sigterm()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backend", choices=("both", "sqlite", "postgres"), default="both")
+    args = parser.parse_args()
+    if args.records < 1 or args.rounds < 1:
+        parser.error("need --records >= 1 and --rounds >= 1")
+    print(f"load average before: {load_average()}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="bench-indexing-") as tmp:
+        if args.backend in ("both", "sqlite"):
+            measure("sqlite", f"sqlite:///{Path(tmp) / 'registry.db'}", Path(tmp), args)
+        if args.backend in ("both", "postgres"):
+            with postgres_database() as url:
+                measure("postgres", url, Path(tmp), args)
+    print(f"load average after: {load_average()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
