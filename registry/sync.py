@@ -278,11 +278,12 @@ class SyncWorker:
         reported = time.monotonic()
         try:
             for message in self.app.sandbox.run(script, context, on_http=http):
-                self._take(job, message, targets, tally)
+                target = self._take(job, message, targets, tally)
+                if target is not None and len(target.batch) >= BATCH_RECORDS:
+                    self._store(job, target, tally)
                 waited = time.monotonic() - reported
                 if ((waited >= REPORT_SECONDS and not isinstance(message, Idle))
-                        or waited >= HEARTBEAT_SECONDS
-                        or sum(len(t.batch) for t in targets.values()) >= BATCH_RECORDS):
+                        or waited >= HEARTBEAT_SECONDS):
                     self._flush(job, targets, tally, force=waited >= HEARTBEAT_SECONDS)
                     reported = time.monotonic()
         except ScriptFailedError as failed:
@@ -297,44 +298,51 @@ class SyncWorker:
         return None
 
     def _take(self, job: SyncJob, message: Any, targets: Mapping[str, _Target],
-              tally: _Tally) -> None:
+              tally: _Tally) -> _Target | None:
+        """Count one message; a valid record joins its schema's batch (answered)."""
         if isinstance(message, LogLine):
             tally.log.append(f"{message.level}: {message.message}")
         elif isinstance(message, Checkpoint):
             tally.checkpoint = message.state
-        elif isinstance(message, Record):
-            tally.collected += 1
-            target = targets.get(message.entity)
-            if target is None:
-                tally.invalid += 1
-                tally.errors.append(f"{message.entity}: no live schema of the connector has "
-                                    "this entity type")
-                return
-            check = target.rules.check(message.record)
-            for name in check.drift:
-                tally.drift[name] = tally.drift.get(name, 0) + 1
-            if not check.valid:
-                tally.invalid += 1
-                tally.errors.append(f"{message.entity} record "
-                                    f"{job.state.progress.collected + tally.collected}"
-                                    f": {'; '.join(check.errors)}")
-                return
-            tally.parsed += 1
-            target.batch.append((primary_key(message.record, target.rules.primary),
-                                 dict(message.record)))
+        if not isinstance(message, Record):
+            return None
+        tally.collected += 1
+        target = targets.get(message.entity)
+        if target is None:
+            tally.invalid += 1
+            tally.errors.append(f"{message.entity}: no live schema of the connector has "
+                                "this entity type")
+            return None
+        check = target.rules.check(message.record)
+        for name in check.drift:
+            tally.drift[name] = tally.drift.get(name, 0) + 1
+        if not check.valid:
+            tally.invalid += 1
+            tally.errors.append(f"{message.entity} record "
+                                f"{job.state.progress.collected + tally.collected}"
+                                f": {'; '.join(check.errors)}")
+            return None
+        tally.parsed += 1
+        target.batch.append((primary_key(message.record, target.rules.primary),
+                             message.record))
+        return target
+
+    def _store(self, job: SyncJob, target: _Target, tally: _Tally) -> None:
+        """Write one schema's batch (one transaction)."""
+        try:
+            tally.indexed += self.records.upsert(target.schema, job.id, target.batch)
+        except SchemaKeyGoneError:
+            tally.errors.append("a schema was erased during the sync; its records were not "
+                                "stored")
+        target.batch = []
 
     def _flush(self, job: SyncJob, targets: Mapping[str, _Target], tally: _Tally,
                *, force: bool = False) -> None:
-        indexed = 0
+        """Write every batch, then report the progress since the last report (an event,
+        also the worker's heartbeat)."""
         for target in targets.values():
             if target.batch:
-                try:
-                    indexed += self.records.upsert(target.schema, job.id, target.batch)
-                except SchemaKeyGoneError:
-                    tally.errors.append("a schema was erased during the sync; its records "
-                                        "were not stored")
-                target.batch = []
-        tally.indexed += indexed
+                self._store(job, target, tally)
         if tally.empty() and not force:
             return
         job.report(self.name, tally.progress, drift=tally.drift, errors=tally.errors,
