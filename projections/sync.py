@@ -8,6 +8,8 @@ own events read back redacted and change nothing, so a rebuild gives the same.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +19,9 @@ from domain.sync.state import Progress, SyncJobState
 from projections.db import Cursor, Database, Row
 
 JOBS = "registry_sync_jobs"
+HEALTH = "registry_connector_sync"
+"""Per connector: what its jobs say of its sync health (seed 001's syncStatus, lastSyncAt,
+consecutiveErrors, lastError and metrics)."""
 
 
 def dump_state(state: SyncJobState) -> str:
@@ -30,6 +35,7 @@ def dump_state(state: SyncJobState) -> str:
         "heartbeat_at": iso_timestamp(state.heartbeat_at), "worker": state.worker,
         "attempt": state.attempt, "progress": state.progress.to_document(),
         "drift": dict(state.drift), "errors": list(state.errors), "log": list(state.log),
+        "requests": state.requests, "request_ms": state.request_ms,
         "checkpoint": state.checkpoint, "error": state.error, "version": state.version,
     }, separators=(",", ":"))
 
@@ -47,6 +53,7 @@ def load_state(uuid: UUID, tenant: str, text: str) -> SyncJobState:
         heartbeat_at=parse_timestamp(data["heartbeat_at"]), worker=data["worker"],
         attempt=data["attempt"], progress=Progress(**data["progress"]), drift=data["drift"],
         errors=tuple(data["errors"]), log=tuple(data["log"]),
+        requests=data.get("requests", 0), request_ms=data.get("request_ms", 0.0),
         checkpoint=data.get("checkpoint"), error=data["error"],
         version=data["version"])
 
@@ -55,22 +62,30 @@ class SyncJobProjection:
     """Applies job events to the jobs table."""
 
     name = "sync_jobs"
-    version = 1
-    tables: tuple[str, ...] = (JOBS,)
+    version = 2
+    tables: tuple[str, ...] = (JOBS, HEALTH)
 
     def create_tables(self, cur: Cursor) -> None:
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {JOBS} ("
             " uuid TEXT PRIMARY KEY, tenant TEXT NOT NULL, connector_uuid TEXT,"
-            " job_id TEXT NOT NULL, status TEXT NOT NULL, heartbeat_at TEXT, state TEXT)")
+            " job_id TEXT NOT NULL, status TEXT NOT NULL, heartbeat_at TEXT,"
+            " finished_at TEXT, indexed INTEGER NOT NULL DEFAULT 0, state TEXT)")
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {HEALTH} ("
+            " connector_uuid TEXT PRIMARY KEY, sync_status TEXT NOT NULL, last_sync_at TEXT,"
+            " consecutive_errors INTEGER NOT NULL, last_error TEXT,"
+            " total_synced INTEGER NOT NULL, requests INTEGER NOT NULL,"
+            " request_ms DOUBLE PRECISION NOT NULL)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {JOBS}_by_connector"
                     f" ON {JOBS} (tenant, connector_uuid, job_id)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {JOBS}_by_status ON {JOBS} (status, job_id)")
 
     def apply(self, cur: Cursor, event: object) -> None:
         if isinstance(event, SyncQueueErased):  # the jobs' keys are gone: so are their rows
-            cur.execute(f"DELETE FROM {JOBS} WHERE connector_uuid = %s",
-                        (str(event.connector_id),))
+            for table in (JOBS, HEALTH):
+                cur.execute(f"DELETE FROM {table} WHERE connector_uuid = %s",
+                            (str(event.connector_id),))
             return
         if isinstance(event, SyncJobRedacted) or not isinstance(event, SyncJob.Event):
             return
@@ -80,11 +95,51 @@ class SyncJobProjection:
         after = event.evolve(before)
         cur.execute(
             f"INSERT INTO {JOBS} (uuid, tenant, connector_uuid, job_id, status, heartbeat_at,"
-            " state) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (uuid) DO UPDATE SET"
-            " status = excluded.status, heartbeat_at = excluded.heartbeat_at,"
-            " state = excluded.state",
+            " finished_at, indexed, state) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (uuid) DO UPDATE SET status = excluded.status,"
+            " heartbeat_at = excluded.heartbeat_at, finished_at = excluded.finished_at,"
+            " indexed = excluded.indexed, state = excluded.state",
             (str(after.id), after.tenant, str(after.connector_id), after.job_id, after.status,
-             iso_timestamp(after.heartbeat_at), dump_state(after)))
+             iso_timestamp(after.heartbeat_at), iso_timestamp(after.finished_at),
+             after.progress.indexed, dump_state(after)))
+        self._health(cur, event, before, after)
+
+    def _health(self, cur: Cursor, event: SyncJob.Event, before: SyncJobState,
+                after: SyncJobState) -> None:
+        """The connector's sync health after one of its jobs' events."""
+        key = str(after.connector_id)
+        row = cur.one(f"SELECT * FROM {HEALTH} WHERE connector_uuid = %s", (key,))
+        health: dict[str, Any] = dict(row) if row else {
+            "connector_uuid": key, "sync_status": "idle", "last_sync_at": None,
+            "consecutive_errors": 0, "last_error": None, "total_synced": 0, "requests": 0,
+            "request_ms": 0.0}
+        health["requests"] += after.requests - before.requests
+        health["request_ms"] += after.request_ms - before.request_ms
+        if isinstance(event, SyncJob.Queued | SyncJob.Requeued):
+            health["sync_status"] = "queued"
+        elif isinstance(event, SyncJob.Started):
+            health["sync_status"] = "running"
+        elif isinstance(event, SyncJob.Succeeded):
+            health.update(sync_status="idle", last_sync_at=iso_timestamp(after.finished_at),
+                          consecutive_errors=0, last_error=None,
+                          total_synced=health["total_synced"] + after.progress.indexed)
+        elif isinstance(event, SyncJob.Failed):
+            health.update(sync_status="error", last_sync_at=iso_timestamp(after.finished_at),
+                          consecutive_errors=health["consecutive_errors"] + 1,
+                          last_error=after.error)
+        elif isinstance(event, SyncJob.Cancelled):
+            health["sync_status"] = "error" if health["consecutive_errors"] else "idle"
+        cur.execute(
+            f"INSERT INTO {HEALTH} (connector_uuid, sync_status, last_sync_at,"
+            " consecutive_errors, last_error, total_synced, requests, request_ms)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (connector_uuid) DO UPDATE SET"
+            " sync_status = excluded.sync_status, last_sync_at = excluded.last_sync_at,"
+            " consecutive_errors = excluded.consecutive_errors,"
+            " last_error = excluded.last_error, total_synced = excluded.total_synced,"
+            " requests = excluded.requests, request_ms = excluded.request_ms",
+            (key, health["sync_status"], health["last_sync_at"], health["consecutive_errors"],
+             health["last_error"], health["total_synced"], health["requests"],
+             health["request_ms"]))
 
 
 class SyncJobQueries:
@@ -113,6 +168,27 @@ class SyncJobQueries:
             rows = cur.all(f"{sql} ORDER BY job_id DESC LIMIT %s", [*params, limit])
         return [_state(row) for row in rows]
 
+    def health(self, connector: UUID, now: datetime) -> SyncHealth | None:
+        """A connector's sync health as its jobs made it, or ``None`` before its first job;
+        ``metrics.last24h`` counts what the jobs finished since ``now`` minus 24 hours
+        stored."""
+        row = self.db.one(f"SELECT * FROM {HEALTH} WHERE connector_uuid = %s",
+                          (str(connector),))
+        if row is None:
+            return None
+        recent = self.db.one(
+            f"SELECT COALESCE(SUM(indexed), 0) AS n FROM {JOBS} WHERE connector_uuid = %s"
+            " AND status = 'succeeded' AND finished_at >= %s",
+            (str(connector), iso_timestamp(now - timedelta(hours=24))))
+        requests = int(row["requests"])
+        return SyncHealth(
+            sync_status=row["sync_status"], last_sync_at=parse_timestamp(row["last_sync_at"]),
+            consecutive_errors=int(row["consecutive_errors"]), last_error=row["last_error"],
+            metrics={"totalSynced": int(row["total_synced"]),
+                     "last24h": int(recent["n"]) if recent else 0,
+                     "avgLatencyMs": (round(float(row["request_ms"]) / requests, 1)
+                                      if requests else None)})
+
     def queued(self, limit: int = 10) -> list[UUID]:
         """Queued jobs of every tenant, oldest first."""
         with self.db.read() as cur:
@@ -125,6 +201,17 @@ class SyncJobQueries:
         with self.db.read() as cur:
             rows = cur.all(f"SELECT uuid FROM {JOBS} WHERE status = 'running' ORDER BY job_id")
         return [UUID(row["uuid"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class SyncHealth:
+    """What a connector's jobs say of its syncs (seed 001's fields)."""
+
+    sync_status: str
+    last_sync_at: datetime | None
+    consecutive_errors: int
+    last_error: str | None
+    metrics: dict[str, Any]
 
 
 def _state(row: Row) -> SyncJobState:

@@ -238,6 +238,7 @@ class SyncWorker:
         self.app = app
         self.name = name or f"worker-{uuid_module.uuid4().hex[:12]}"
         self.records = RecordStore(app.db)
+        self._http: HostHttp | None = None
 
     def run_once(self) -> SyncJobState | None:
         """Claim one queued job and run it to its end; ``None`` when none was queued."""
@@ -274,6 +275,7 @@ class SyncWorker:
                    "variables": _variables(connector),
                    "state": self._checkpoint(state.tenant, connector.id, job.id)}
         http = HostHttp(_allowed_hosts(connector))
+        self._http = http
         tally = _Tally()
         reported = time.monotonic()
         try:
@@ -345,8 +347,10 @@ class SyncWorker:
                 self._store(job, target, tally)
         if tally.empty() and not force:
             return
+        requests, request_ms = self._http.take() if self._http else (0, 0.0)
         job.report(self.name, tally.progress, drift=tally.drift, errors=tally.errors,
-                   log=tally.log, checkpoint=tally.checkpoint)
+                   log=tally.log, checkpoint=tally.checkpoint, requests=requests,
+                   request_ms=request_ms)
         try:
             self.app._save(job)
         except ConcurrentWriteError:  # cancelled (or reaped) meanwhile
@@ -378,6 +382,14 @@ class HostHttp:
     def __init__(self, allowed: frozenset[str]) -> None:
         self.allowed = allowed
         self.client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        self.requests = 0
+        self.request_ms = 0.0
+
+    def take(self) -> tuple[int, float]:
+        """Requests made, and their milliseconds, since the last call."""
+        taken = (self.requests, self.request_ms)
+        self.requests, self.request_ms = 0, 0.0
+        return taken
 
     def __call__(self, request: Mapping[str, Any]) -> dict[str, Any]:
         url = str(request.get("url") or "")
@@ -387,6 +399,7 @@ class HostHttp:
         if not host_allowed(parts.hostname.lower(), self.allowed):
             return {"ok": False, "error": f"host not allowed: {parts.hostname} (allowed: "
                                           f"{', '.join(sorted(self.allowed)) or 'none'})"}
+        started = time.perf_counter()
         try:
             response = self.client.request(
                 str(request.get("method") or "GET"), url, params=request.get("params") or None,
@@ -395,6 +408,8 @@ class HostHttp:
             return {"ok": False, "error": f"{parts.hostname} did not answer in time"}
         except httpx.HTTPError as error:
             return {"ok": False, "error": f"{parts.hostname}: {type(error).__name__}"}
+        self.requests += 1
+        self.request_ms += (time.perf_counter() - started) * 1000
         body = response.content[:MAX_HTTP_BODY].decode(response.encoding or "utf-8", "replace")
         return {"ok": True, "status": response.status_code,
                 "headers": dict(response.headers), "body": body}

@@ -99,10 +99,15 @@ class SyncJob(Aggregate):
         log: list[str]
         checkpointed: bool
         checkpoint: Any
+        requests: int
+        request_ms: float
 
         def change(self, state: SyncJobState) -> SyncJobState:
             if self.checkpointed:
                 state = dataclasses.replace(state, checkpoint=self.checkpoint)
+            if self.requests:
+                state = dataclasses.replace(state, requests=state.requests + self.requests,
+                                            request_ms=state.request_ms + self.request_ms)
             drift = dict(state.drift)
             for name, seen in self.drift.items():
                 drift[name] = drift.get(name, 0) + seen
@@ -155,9 +160,11 @@ class SyncJob(Aggregate):
 
     def report(self, worker: str, delta: Progress, *, drift: Mapping[str, int] | None = None,
                errors: Sequence[str] = (), log: Sequence[str] = (),
-               checkpoint: Any = NO_CHECKPOINT) -> None:
+               checkpoint: Any = NO_CHECKPOINT, requests: int = 0,
+               request_ms: float = 0.0) -> None:
         """Progress since the last report (also the worker's heartbeat); ``checkpoint`` is
-        where the script said the next sync should start, when it said so."""
+        where the script said the next sync should start, when it said so; ``requests``
+        and ``request_ms`` count the script's HTTP requests and their time."""
         self._running_for(worker)
         room = max(0, MAX_ERRORS - len(self.state.errors))
         self._trigger(self.Progressed, collected=delta.collected, parsed=delta.parsed,
@@ -165,7 +172,8 @@ class SyncJob(Aggregate):
                       errors=list(errors)[:room],
                       log=[line[:MAX_LOG_CHARS] for line in log][-MAX_LOG_LINES:],
                       checkpointed=checkpoint is not NO_CHECKPOINT,
-                      checkpoint=None if checkpoint is NO_CHECKPOINT else checkpoint)
+                      checkpoint=None if checkpoint is NO_CHECKPOINT else checkpoint,
+                      requests=requests, request_ms=round(request_ms, 3))
 
     def succeed(self, worker: str) -> None:
         self._running_for(worker)

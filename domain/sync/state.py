@@ -58,6 +58,9 @@ class SyncJobState:
     errors: tuple[str, ...] = ()
     """The first record errors (``MAX_ERRORS``), never a record value."""
     log: tuple[str, ...] = ()
+    requests: int = 0
+    """HTTP requests the script made (through the host), and their total time."""
+    request_ms: float = 0.0
     checkpoint: Any = None
     """The last ``ctx.checkpoint`` of the run: where the connector's next sync starts."""
     error: str | None = None

@@ -126,6 +126,15 @@ def test_a_sync_stores_valid_records_reports_drift_and_a_second_sync_updates(
     assert store.get(schema.id, primary_key(user(5), ["userId"])) is None  # gone at source
     assert store.count(schema.id) == 3
 
+    health = registry.app.sync_jobs.health(connector.id, datetime.now(UTC))
+    assert health is not None and health.sync_status == "idle"
+    assert health.consecutive_errors == 0 and health.last_error is None
+    assert health.last_sync_at == second.finished_at
+    assert health.metrics["totalSynced"] == 8 and health.metrics["last24h"] == 8
+    assert health.metrics["avgLatencyMs"] > 0  # five pages fetched through the host
+    tomorrow = registry.app.sync_jobs.health(connector.id, datetime.now(UTC) + timedelta(days=2))
+    assert tomorrow is not None and tomorrow.metrics["last24h"] == 0
+
 
 def test_a_failing_script_fails_the_job_and_frees_the_connector(
     registry: Registry, server: str,
@@ -140,6 +149,10 @@ def test_a_failing_script_fails_the_job_and_frees_the_connector(
     failed = SyncWorker(registry.app).run_once()
     assert failed is not None and failed.status == "failed"
     assert failed.error is not None and "host not allowed: 127.0.0.1" in failed.error
+    health = registry.app.sync_jobs.health(connector.id, datetime.now(UTC))
+    assert health is not None and health.sync_status == "error"
+    assert health.consecutive_errors == 1 and health.last_error == failed.error
+    assert health.metrics["avgLatencyMs"] is None  # no request was made
     assert registry.app.request_sync(OWNER, connector.id).status == "queued"
 
 
