@@ -82,9 +82,13 @@ CURRENT = "private, no-cache"
 IMMUTABLE = "private, max-age=3600, immutable"
 
 
-def _sees(caller: Caller, state: ConnectorState) -> bool:
+def sees(caller: Caller, state: ConnectorState) -> bool:
+    """Whether the caller may see the connector (the domain's ``can_see``)."""
     return can_see(state, caller.principal.subject, caller.principal.groups,
                    caller.principal.roles)
+
+
+_sees = sees
 
 
 def visible_page(

@@ -13,7 +13,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 
-from api.access import ADMINS, AUDITORS, EDITORS, READERS, allow
+from api.access import ADMINS, AUDITORS, EDITORS, READERS, Caller, allow
 from api.bodies import (
     credential_uuid_param,
     decode_id_cursor,
@@ -23,6 +23,8 @@ from api.bodies import (
     pack_cursor,
     split_page,
 )
+from api.connection_models import usages_out
+from api.connectors import sees
 from api.models import CredentialList, CredentialOut, History, credential_out, history_entry
 from api.openapi import (
     CredentialCreateOperation,
@@ -78,6 +80,17 @@ def current(queries: CredentialQueries, tenant: str, uuid: UUID,
     return state
 
 
+async def _with_usages(caller: Caller, state: CredentialState) -> CredentialOut:
+    """The credential with its usages in seed 003's shape (connector summaries looked up)."""
+    lookup = partial(caller.registry.connectors.get, caller.tenant)
+
+    def render() -> CredentialOut:
+        return credential_out(state, usages_out(state, lookup, partial(sees, caller)))
+
+    out: CredentialOut = await read(caller.registry, render)
+    return out
+
+
 def _changed_responses() -> dict[int, ResponseSpec]:
     return problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422) | credential_responses()
 
@@ -129,7 +142,7 @@ class CredentialController(Controller):
         headers = {"ETag": etag(state.revision), "Cache-Control": CURRENT}
         if none_match(if_none_match, state.revision):
             return Response(b"", status_code=304, headers=headers)
-        return Response(credential_out(state), headers=headers)
+        return Response(await _with_usages(caller, state), headers=headers)
 
     @get("/{id:str}/history", responses=problems(401, 403, 404),
          summary="Credential change history", opt=allow(AUDITORS))

@@ -87,6 +87,7 @@ class ProblemDocument(msgspec.Struct, omit_defaults=True):
     existingId: str | None = None
     currentVersion: int | None = None
     schemaIds: list[str] | None = None
+    usedBy: list[str] | None = None
 
 
 @dataclass

@@ -61,6 +61,7 @@ from projections.schemas import TABLES as SCHEMA_TABLES
 from projections.schemas import SchemaProjection, SchemaQueries
 from projections.tokens import TokenProjection
 from registry import tokens
+from registry.connections import ConnectionCommands
 from registry.connectors import Access, ConnectorCommands
 from registry.credentials import CredentialCommands
 from registry.health import DatabaseUnavailableError
@@ -116,7 +117,8 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(ConnectorCommands, CredentialCommands, Application[UUID]):
+class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands,
+                     Application[UUID]):
     """Commands on schemas, connectors, credentials, API tokens and the audit trail, saved
     as events."""
 

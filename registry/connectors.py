@@ -63,6 +63,8 @@ class ConnectorCommands:
 
         def _retrying(self, attempt: Callable[[], T]) -> T: ...
 
+        def release_connections(self, access: Access, connector: Connector) -> list[Any]: ...
+
     def create_connector(self, access: Access, document: Any) -> ConnectorState:
         """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant."""
         actor = access.actor
@@ -123,11 +125,13 @@ class ConnectorCommands:
         return connector.state
 
     def erase_connector(self, access: Access, uuid: UUID) -> ConnectorState:
-        """Erase the connector, its credentials and config, and all its schemas, for good."""
+        """Erase the connector, its credentials and config, and all its schemas, for good;
+        the credentials its connections used are released in the same save."""
 
         def attempt() -> ConnectorState:
             connector = self._changeable(access, uuid, deleted_ok=True)
             name = connector.state.name or ""
+            released = self.release_connections(access, connector)
             erased: list[Aggregate] = []
             for schema_id in connector.erase(access.actor):
                 schema = self._load(schema_id)
@@ -135,9 +139,9 @@ class ConnectorCommands:
                     schema.erase(access.actor)
                     erased.append(schema)
             entry = self._name_entry(access.actor.tenant, name)
-            released = [entry] if entry is not None and entry.release(connector.id) else []
+            names = [entry] if entry is not None and entry.release(connector.id) else []
             keys = [connector.id, *(s.id for s in erased)]
-            self._save(connector, *erased, *released, **{DESTROY_KEYS: keys})
+            self._save(connector, *erased, *names, *released, **{DESTROY_KEYS: keys})
             return connector.state
 
         state = self._retrying(attempt)

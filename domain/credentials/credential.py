@@ -15,23 +15,26 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.common import Actor, Redacted, record_revision, revision_meta
+from domain.connectors.ids import encode_connector_id
 from domain.connectors.merge_patch import apply_merge_patch
 from domain.credentials import events as ev
 from domain.credentials.document import CredentialInput, parse_credential, without_read_only
 from domain.credentials.errors import (
     CredentialDeletedError,
     CredentialErasedError,
+    CredentialInUseError,
     CredentialNotDeletedError,
     CredentialNotFoundError,
     CredentialValidationError,
 )
 from domain.credentials.state import CredentialState
+from domain.credentials.usages import CredentialUsages
 from domain.errors import Violation
 
 Change = tuple[type[ev.CredentialEvent], dict[str, Any]]
 
 
-class Credential(Aggregate):
+class Credential(CredentialUsages, Aggregate):
     """A credential of one type, tenant-wide: any editor of the tenant may change it."""
 
     def __init__(self) -> None:
@@ -73,8 +76,14 @@ class Credential(Aggregate):
         return self.replace(actor, document)
 
     def delete(self, actor: Actor, reason: str | None = None) -> None:
-        """Soft-delete: hidden, restorable, history kept (``reason`` ``expired`` by expiry)."""
-        self.visible_state()
+        """Soft-delete: hidden, restorable, history kept (``reason`` ``expired`` by expiry).
+
+        409 while connections use it, except on expiry: an expired credential goes anyway,
+        and whoever relies on it learns so from the ``expired`` delete (seed 003).
+        """
+        state = self.visible_state()
+        if reason != ev.EXPIRED:
+            _refuse_in_use(state)
         self._record(actor, [(ev.Deleted, {"reason": reason})])
 
     def restore(self, actor: Actor) -> None:
@@ -88,6 +97,7 @@ class Credential(Aggregate):
         """Destroy the data and everything else for good (deleted or not); the caller
         destroys the data key in the same save."""
         state = self.live_state()
+        _refuse_in_use(state)
         erased_versions = state.revision - state.erased_through
         self._record(actor, [(ev.Erased, {"erased_versions": erased_versions})])
 
@@ -109,6 +119,13 @@ class Credential(Aggregate):
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:
         return record_revision(self, actor, changes)
+
+
+def _refuse_in_use(state: CredentialState) -> None:
+    if state.usages:
+        raise CredentialInUseError([
+            f"connection {u['connectionName']} of connector "
+            f"{encode_connector_id(UUID(u['connectorId']))}" for u in state.usages])
 
 
 def plan_changes(old: Mapping[str, Any], new: CredentialInput) -> list[Change]:

@@ -35,3 +35,12 @@ class CredentialErasedError(RegistryError):
 
 class CredentialNotDeletedError(RegistryError):
     """Restore was asked for a credential that is not deleted."""
+
+
+class CredentialInUseError(RegistryError):
+    """A credential connections use cannot be deleted or erased."""
+
+    def __init__(self, users: list[str]) -> None:
+        self.users = users
+        super().__init__("the credential is used by " + ", ".join(users)
+                         + "; change or remove those connections first")

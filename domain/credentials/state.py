@@ -5,6 +5,7 @@ It never holds a data value: only the names of the data fields that are set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ class CredentialState(RevisionState):
     rotated_at: datetime | None = None
     errors: tuple[str, ...] | None = None
     """``None``: not validated yet; ``()``: valid; else what is wrong (never a value)."""
+    usages: tuple[Mapping[str, Any], ...] = ()
+    """The connections using it: ``{connectorId (UUID text), connectionId, connectionName}``."""
 
     @property
     def exists(self) -> bool:
