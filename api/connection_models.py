@@ -106,13 +106,15 @@ def _credential(crd: str, credentials: CredentialLookup) -> dict[str, Any]:
 def usages_out(state: CredentialState, connectors: ConnectorLookup,
                sees: Callable[[ConnectorState], bool]) -> list[dict[str, Any]]:
     """A credential's usages in seed 003's shape: the connection and a summary of its
-    connector. A connector the caller may not see is named by its id alone."""
+    connector. A connector the caller may not see is named by its id alone, the connection
+    by its id and the name the credential recorded (its history shows that name anyway)."""
     found = []
     for usage in state.usages:
         connector_uuid = UUID(usage["connectorId"])
         connector = connectors(connector_uuid)
         summary: dict[str, Any] = {"id": encode_connector_id(connector_uuid)}
-        connection: dict[str, Any] = {"id": usage["connectionId"]}
+        connection: dict[str, Any] = {"id": usage["connectionId"],
+                                      "name": usage["connectionName"]}
         if connector is not None and connector.exists and sees(connector):
             summary |= {"tenantId": connector.tenant, "name": connector.name,
                         "protocol": connector.protocol,
@@ -120,8 +122,8 @@ def usages_out(state: CredentialState, connectors: ConnectorLookup,
                         "updatedAt": iso_timestamp(connector.updated_at)}
             current = next((c for c in connector.connections
                             if c["id"] == usage["connectionId"]), None)
-            connection |= {"name": usage["connectionName"]} if current is None else {
-                "name": current["name"], "createdAt": current["createdAt"],
-                "updatedAt": current["updatedAt"]}
+            if current is not None:
+                connection |= {"name": current["name"], "createdAt": current["createdAt"],
+                               "updatedAt": current["updatedAt"]}
         found.append({"connection": {**connection, "connector": summary}})
     return found

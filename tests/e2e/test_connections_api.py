@@ -265,3 +265,21 @@ def test_delete_keeps_usages_and_erase_releases_them(client: Client, registry: R
     assert client.delete(f"{CONNECTORS}/{cnn}/erase", headers=H).status_code == 204
     assert usages(client, key) == []
     assert client.delete(f"{CREDENTIALS}/{key}", headers=H).status_code == 204
+
+
+def test_a_usage_names_a_connector_the_caller_may_not_see_by_its_id_alone(
+        client: Client) -> None:
+    cnn = new_connector(client, scope="user")
+    assert add_config(client, cnn, {"id": "key", "schemeType": "api-key",
+                                    "name": "X-Key"}).status_code == 201
+    key = new_credential(client)
+    assert client.post(f"{CONNECTORS}/{cnn}/connections",
+                       json=connection("private-link", [("key", key)]),
+                       headers=OWNER).status_code == 201
+    outsider = headers(roles=("collector",), subject="collector-9")
+    [usage] = usages(client, key, outsider)
+    assert usage == {"connection": {"id": usage["connection"]["id"], "name": "private-link",
+                                    "connector": {"id": cnn}}}
+    [seen] = usages(client, key, OWNER)
+    assert seen["connection"]["name"] == "private-link"
+    assert seen["connection"]["connector"]["name"] == "Billing API"
