@@ -133,7 +133,7 @@ class AuthSchemeConfigController(Controller):
         return Response(auth_scheme_config_out(state, config_id),
                         headers={"ETag": etag(state.revision)})
 
-    @delete("/{config_id:str}", responses=problems(401, 403, 404, 409, 410, 412),
+    @delete("/{config_id:str}", responses=problems(401, 403, 404, 409, 410, 412, 422),
             summary="Remove an auth scheme config", opt=allow(EDITORS))
     async def remove_auth_scheme_config(self, caller: CallerParam, id: ConnectorPathId,
                                         config_id: ConfigId, if_match: IfMatch = None) -> None:
@@ -193,7 +193,7 @@ class ConnectionController(Controller):
         return Response(await _connection(caller, state, new_name),
                         headers={"ETag": etag(state.revision)})
 
-    @delete("/{name:str}", responses=problems(401, 403, 404, 410, 412),
+    @delete("/{name:str}", responses=problems(401, 403, 404, 409, 410, 412, 422),
             summary="Remove a connection", opt=allow(EDITORS))
     async def remove_connection(self, caller: CallerParam, id: ConnectorPathId,
                                 name: ConnectionName, if_match: IfMatch = None) -> None:

@@ -23,7 +23,8 @@ def connection_variables_schema() -> dict[str, Any]:
         ("name", "value"),
     )
     return {"type": "array", "items": item, "maxItems": MAX_VARIABLES,
-            "description": "Non-secret values shared by every request of a connection"}
+            "description": "Non-secret values shared by every request of a connection;"
+                           " names are unique within the list"}
 
 
 def duplicate_names(variables: list[dict[str, Any]], base: str) -> list[tuple[str, str]]:
