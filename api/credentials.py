@@ -91,6 +91,12 @@ async def _with_usages(caller: Caller, state: CredentialState) -> CredentialOut:
     return out
 
 
+async def _respond_in_use(caller: Caller, state: CredentialState) -> Response[CredentialOut]:
+    """A changed credential with its usages looked up, as ``GET`` shows it."""
+    return Response(await _with_usages(caller, state),
+                    headers={"ETag": etag(state.revision)})
+
+
 def _changed_responses() -> dict[int, ResponseSpec]:
     return problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422) | credential_responses()
 
@@ -200,7 +206,7 @@ class CredentialController(Controller):
         state, _ = await run(caller.registry.app.update_credential, caller.access,
                              credential_uuid_param(id), document, if_match_versions(if_match),
                              patch=True)
-        return _respond(state)
+        return await _respond_in_use(caller, state)
 
     @put("/{id:str}", responses=_changed_responses(), summary="Replace a credential",
          operation_class=CredentialReplaceOperation, opt=allow(EDITORS))
@@ -212,7 +218,7 @@ class CredentialController(Controller):
         state, _ = await run(caller.registry.app.update_credential, caller.access,
                              credential_uuid_param(id), document, if_match_versions(if_match),
                              patch=False)
-        return _respond(state)
+        return await _respond_in_use(caller, state)
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 410, 422),
             summary="Delete a credential", opt=allow(EDITORS))
@@ -230,7 +236,7 @@ class CredentialController(Controller):
         """Bring a soft-deleted (or expired) credential back as a new version."""
         state = await run(caller.registry.app.restore_credential, caller.access,
                           credential_uuid_param(id))
-        return _respond(state)
+        return await _respond_in_use(caller, state)
 
     @delete("/{id:str}/erase", responses=problems(401, 403, 404, 410),
             summary="Erase a credential and its data for good", opt=allow(ADMINS))

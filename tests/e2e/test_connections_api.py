@@ -140,6 +140,12 @@ def test_connections_keep_entry_order_expand_entries_and_record_usages(client: C
     assert used[0]["connection"]["connector"]["id"] == cnn
     assert used[0]["connection"]["connector"]["name"] == "Billing API"
     assert used[0]["connection"]["connector"]["protocol"] == "http"
+    renamed = client.patch(f"{CREDENTIALS}/{key}", json={"name": "Renamed key"}, headers=H)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["usages"] == used
+    listed = client.get(CREDENTIALS, headers=H).json()["credentials"]
+    assert [c["usages"] for c in listed if c["id"] == key] == [[{"connection": {
+        "id": document["id"], "name": "prod", "connector": {"id": cnn}}}]]
     in_use = client.delete(f"{CREDENTIALS}/{key}", headers=H)
     assert in_use.status_code == 409, in_use.text
     assert in_use.json()["type"].endswith("/credential-in-use")
