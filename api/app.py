@@ -11,6 +11,7 @@ from litestar.di import Provide
 from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
 from api.catalogue import ConnectorTypeController
+from api.connections import AuthSchemeConfigController, ConnectionController
 from api.connectors import ConnectorController
 from api.credentials import CredentialController
 from api.generate import GenerateController, ModelController, health
@@ -55,6 +56,8 @@ def create_app(
                                               ModelController]),
             ConnectorTypeController,
             ConnectorController,
+            AuthSchemeConfigController,
+            ConnectionController,
             CredentialController,
             TokenController,
             AuditController,

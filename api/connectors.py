@@ -35,6 +35,7 @@ from api.models import (
 )
 from api.openapi import (
     ConnectorBodyOperation,
+    ConnectorCreateOperation,
     ConnectorPatchOperation,
     CredentialsBodyOperation,
     connector_responses,
@@ -82,7 +83,8 @@ CURRENT = "private, no-cache"
 IMMUTABLE = "private, max-age=3600, immutable"
 
 
-def _sees(caller: Caller, state: ConnectorState) -> bool:
+def sees(caller: Caller, state: ConnectorState) -> bool:
+    """Whether the caller may see the connector (the domain's ``can_see``)."""
     return can_see(state, caller.principal.subject, caller.principal.groups,
                    caller.principal.roles)
 
@@ -99,7 +101,7 @@ def visible_page(
     found: list[ConnectorState] = []
     while True:
         rows = queries.page(caller.tenant, after=after, limit=limit + 1, **filters)
-        found += [state for state in rows if _sees(caller, state)]
+        found += [state for state in rows if sees(caller, state)]
         if len(found) > limit or len(rows) <= limit:
             return found[: limit + 1]
         after = rows[-1].connector_id
@@ -117,7 +119,7 @@ def current(queries: ConnectorQueries, caller: Caller, uuid: UUID,
         raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
     if state.erased:
         raise ConnectorErasedError(f"connector {state.connector_id} was erased")
-    if not _sees(caller, state):
+    if not sees(caller, state):
         raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
     if state.deleted and not include_deleted:
         raise ConnectorDeletedError(
@@ -192,7 +194,7 @@ class ConnectorController(Controller):
         uuid = connector_uuid_param(id)
         queries = caller.registry.connectors
         state = await read(caller.registry, queries.get, caller.tenant, uuid)
-        if state is None or not (state.erased or _sees(caller, state)):
+        if state is None or not (state.erased or sees(caller, state)):
             raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
         revisions = await read(caller.registry, queries.history, caller.tenant, uuid)
         return History(history=[history_entry(r) for r in revisions])
@@ -207,7 +209,7 @@ class ConnectorController(Controller):
         uuid = connector_uuid_param(id)
         queries = caller.registry.connectors
         now = await read(caller.registry, queries.get, caller.tenant, uuid)
-        if now is None or not (now.erased or _sees(caller, now)):
+        if now is None or not (now.erased or sees(caller, now)):
             raise ConnectorNotFoundError(CONNECTOR_NOT_FOUND)
         state = await past_version(
             caller.registry, partial(queries.version, caller.tenant, uuid), version,
@@ -235,7 +237,7 @@ class ConnectorController(Controller):
                                  include_deleted)
 
     @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422),
-          summary="Create a connector", operation_class=ConnectorBodyOperation,
+          summary="Create a connector", operation_class=ConnectorCreateOperation,
           opt=allow(EDITORS))
     async def create_connector(
         self, caller: CallerParam, document: JsonBody

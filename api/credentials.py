@@ -13,7 +13,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 
-from api.access import ADMINS, AUDITORS, EDITORS, READERS, allow
+from api.access import ADMINS, AUDITORS, EDITORS, READERS, Caller, allow
 from api.bodies import (
     credential_uuid_param,
     decode_id_cursor,
@@ -23,6 +23,8 @@ from api.bodies import (
     pack_cursor,
     split_page,
 )
+from api.connection_models import usages_out
+from api.connectors import sees
 from api.models import CredentialList, CredentialOut, History, credential_out, history_entry
 from api.openapi import (
     CredentialCreateOperation,
@@ -78,6 +80,23 @@ def current(queries: CredentialQueries, tenant: str, uuid: UUID,
     return state
 
 
+async def _with_usages(caller: Caller, state: CredentialState) -> CredentialOut:
+    """The credential with its usages in seed 003's shape (connector summaries looked up)."""
+    lookup = partial(caller.registry.connectors.get, caller.tenant)
+
+    def render() -> CredentialOut:
+        return credential_out(state, usages_out(state, lookup, partial(sees, caller)))
+
+    out: CredentialOut = await read(caller.registry, render)
+    return out
+
+
+async def _respond_in_use(caller: Caller, state: CredentialState) -> Response[CredentialOut]:
+    """A changed credential with its usages looked up, as ``GET`` shows it."""
+    return Response(await _with_usages(caller, state),
+                    headers={"ETag": etag(state.revision)})
+
+
 def _changed_responses() -> dict[int, ResponseSpec]:
     return problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422) | credential_responses()
 
@@ -129,7 +148,7 @@ class CredentialController(Controller):
         headers = {"ETag": etag(state.revision), "Cache-Control": CURRENT}
         if none_match(if_none_match, state.revision):
             return Response(b"", status_code=304, headers=headers)
-        return Response(credential_out(state), headers=headers)
+        return Response(await _with_usages(caller, state), headers=headers)
 
     @get("/{id:str}/history", responses=problems(401, 403, 404),
          summary="Credential change history", opt=allow(AUDITORS))
@@ -187,7 +206,7 @@ class CredentialController(Controller):
         state, _ = await run(caller.registry.app.update_credential, caller.access,
                              credential_uuid_param(id), document, if_match_versions(if_match),
                              patch=True)
-        return _respond(state)
+        return await _respond_in_use(caller, state)
 
     @put("/{id:str}", responses=_changed_responses(), summary="Replace a credential",
          operation_class=CredentialReplaceOperation, opt=allow(EDITORS))
@@ -199,7 +218,7 @@ class CredentialController(Controller):
         state, _ = await run(caller.registry.app.update_credential, caller.access,
                              credential_uuid_param(id), document, if_match_versions(if_match),
                              patch=False)
-        return _respond(state)
+        return await _respond_in_use(caller, state)
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 410, 422),
             summary="Delete a credential", opt=allow(EDITORS))
@@ -217,7 +236,7 @@ class CredentialController(Controller):
         """Bring a soft-deleted (or expired) credential back as a new version."""
         state = await run(caller.registry.app.restore_credential, caller.access,
                           credential_uuid_param(id))
-        return _respond(state)
+        return await _respond_in_use(caller, state)
 
     @delete("/{id:str}/erase", responses=problems(401, 403, 404, 410),
             summary="Erase a credential and its data for good", opt=allow(ADMINS))

@@ -7,10 +7,13 @@ that turns them into what clients see.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
 from domain.common import iso_timestamp
+from domain.connectors.auth_schemes import with_messages
+from domain.connectors.connections import KINDS
 from domain.connectors.definition import ConnectorType, Mode
 from domain.connectors.ids import encode_connector_id
 from domain.connectors.state import ConnectorState
@@ -224,6 +227,8 @@ class ConnectorOut(Base):
     protocol: str | None
     base_url: str | None
     connection_variables: list[dict[str, Any]]
+    auth_scheme_configs: list[dict[str, Any]]
+    connections: list[dict[str, Any]]
     config: dict[str, Any]
     vault_path: str | None
     auth_type: str | None
@@ -291,6 +296,8 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
         protocol=state.protocol,
         base_url=state.base_url,
         connection_variables=[dict(v) for v in state.connection_variables],
+        auth_scheme_configs=[with_messages(c) for c in state.auth_scheme_configs],
+        connections=connector_connections(state),
         config=dict(state.config),
         vault_path=state.vault_path,
         auth_type=state.auth_type,
@@ -330,6 +337,21 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
     )
 
 
+def connector_connections(state: ConnectorState) -> list[dict[str, Any]]:
+    """The connections as the connector document shows them: configs expanded, each
+    credential by its id (the connection routes expand the credential documents too)."""
+    configs = {c["id"]: c for c in state.auth_scheme_configs}
+    return [{
+        "id": c["id"], "name": c["name"],
+        "credentials": {kind: [
+            {"id": e["id"], "authSchemeConfig": with_messages(configs[e["authSchemeConfig"]]),
+             "credential": {"id": e["credential"]}} for e in c["credentials"][kind]]
+            for kind in KINDS},
+        "variables": [dict(v) for v in c["variables"]],
+        "createdAt": c["createdAt"], "updatedAt": c["updatedAt"],
+    } for c in state.connections]
+
+
 class CredentialOut(Base):
     """A credential as it is now, or as it was at some version. Never its data: only the
     names of the data fields that are set (``dataFields``) and that data is set."""
@@ -365,11 +387,17 @@ class CredentialList(Base):
     next_cursor: str | None
 
 
-def credential_out(state: CredentialState) -> CredentialOut:
+def credential_out(state: CredentialState,
+                   usages: list[dict[str, Any]] | None = None) -> CredentialOut:
     """A credential (current or past) as clients see it; the state holds no data value.
 
-    ``usages`` is empty until connections exist: they will list the connections using it.
+    ``usages`` rendered by the caller (seed 003's shape, with connector summaries); left out,
+    each usage names its connection and connector by what the credential recorded.
     """
+    if usages is None:
+        usages = [{"connection": {"id": u["connectionId"], "name": u["connectionName"],
+                                  "connector": {"id": encode_connector_id(
+                                      UUID(u["connectorId"]))}}} for u in state.usages]
     return CredentialOut(
         id=state.credential_id, uuid=str(state.id), tenant=state.tenant, app_id=state.app_id,
         name=state.name, type=state.type, data_fields=list(state.data_fields),
@@ -377,7 +405,7 @@ def credential_out(state: CredentialState) -> CredentialOut:
         connector_id=(None if state.connector_id is None
                       else encode_connector_id(state.connector_id)),
         errors=None if state.errors is None else list(state.errors),
-        usages=[], expires_at=iso_timestamp(state.expires_at),
+        usages=usages, expires_at=iso_timestamp(state.expires_at),
         rotated_at=iso_timestamp(state.rotated_at),
         status="erased" if state.erased else "deleted" if state.deleted else "active",
         version=state.revision, deleted=state.deleted,

@@ -87,6 +87,7 @@ class ProblemDocument(msgspec.Struct, omit_defaults=True):
     existingId: str | None = None
     currentVersion: int | None = None
     schemaIds: list[str] | None = None
+    usedBy: list[str] | None = None
 
 
 @dataclass
@@ -172,7 +173,7 @@ NAME_PATTERN = f"^[^{_EDGE}]([^\\u0000-\\u001f\\u007f]*[^{_EDGE}])?$"
 ``str.strip`` removes at either end (the rule ``validate_connector`` checks)."""
 
 
-def connector_request_document() -> dict[str, Any]:
+def connector_request_document(*, create: bool = False) -> dict[str, Any]:
     """A connector request body, one strict variant per catalogue type.
 
     The domain's document schema leaves ``config`` and ``credentials`` open and checks them
@@ -182,7 +183,7 @@ def connector_request_document() -> dict[str, Any]:
     """
     base = connector_document_schema()
     properties = {key: value for key, value in base["properties"].items()
-                  if key not in READ_ONLY}
+                  if key not in READ_ONLY and not (create and key == "authSchemeConfigIds")}
     properties["name"] = {**properties["name"], "pattern": NAME_PATTERN}
     group_rule = {
         "if": {"properties": {"scope": {"const": "group"}}, "required": ["scope"]},
@@ -202,6 +203,13 @@ def connector_request_document() -> dict[str, Any]:
             "oneOf": variants}
 
 
+ConnectorCreateOperation = json_body_operation(
+    connector_request_document(create=True),
+    "A new connector: `name` and `type` (a catalogue type), then the type's `config` and"
+    " `credentials` as the catalogue states them (validated strictly; a body that breaks a rule"
+    " answers 422 with a pointer to each violation). A new connector has no auth scheme configs"
+    " to order: add them under `/connectors/{id}/auth-scheme-configs`.",
+)
 ConnectorBodyOperation = json_body_operation(
     connector_request_document(),
     "A connector document: `name` and `type` (a catalogue type), then the type's `config` and"

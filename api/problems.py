@@ -17,6 +17,13 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from domain.connectors.connection_errors import (
+    AuthSchemeConfigExistsError,
+    AuthSchemeConfigInUseError,
+    AuthSchemeConfigNotFoundError,
+    ConnectionNameTakenError,
+    ConnectionNotFoundError,
+)
 from domain.connectors.errors import (
     ConnectorDeletedError,
     ConnectorErasedError,
@@ -34,6 +41,7 @@ from domain.connectors.errors import (
 from domain.credentials.errors import (
     CredentialDeletedError,
     CredentialErasedError,
+    CredentialInUseError,
     CredentialNotDeletedError,
     CredentialNotFoundError,
     CredentialOwnedError,
@@ -101,6 +109,15 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     CredentialErasedError: (410, "credential-erased", "Credential was erased"),
     CredentialNotDeletedError: (409, "credential-not-deleted", "Credential is not deleted"),
     CredentialOwnedError: (409, "credential-owned", "Credential belongs to a connector"),
+    CredentialInUseError: (409, "credential-in-use", "Credential is in use"),
+    AuthSchemeConfigNotFoundError: (404, "auth-scheme-config-not-found",
+                                    "Auth scheme config not found"),
+    AuthSchemeConfigExistsError: (409, "auth-scheme-config-exists",
+                                  "Auth scheme config already exists"),
+    AuthSchemeConfigInUseError: (409, "auth-scheme-config-in-use",
+                                 "Auth scheme config is in use"),
+    ConnectionNotFoundError: (404, "connection-not-found", "Connection not found"),
+    ConnectionNameTakenError: (409, "connection-name-taken", "Connection name already taken"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }
@@ -194,6 +211,10 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
         extra["existingId"] = error.holder_id
     if isinstance(error, ConnectorHasSchemasError):
         extra["schemaIds"] = error.schema_ids
+    if isinstance(error, CredentialInUseError):
+        extra["usedBy"] = error.users
+    if isinstance(error, AuthSchemeConfigInUseError):
+        extra["usedBy"] = error.connections
     if isinstance(error, StaleVersionError):
         extra["currentVersion"] = error.current
     headers = None

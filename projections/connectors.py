@@ -89,7 +89,7 @@ class ConnectorProjection:
     """Applies connector events to the read-model tables."""
 
     name = "connectors"
-    version = 2
+    version = 3
     tables: tuple[str, ...] = TABLES
 
     def create_tables(self, cur: Cursor) -> None:

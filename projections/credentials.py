@@ -43,7 +43,7 @@ class CredentialProjection:
     """Applies credential events to the read-model tables."""
 
     name = "credentials"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = TABLES
 
     def create_tables(self, cur: Cursor) -> None:

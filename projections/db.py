@@ -162,9 +162,12 @@ class Database:
                 log.warning("WAL checkpoint was blocked by a reader; the next erase retries it")
             return
         with self.datastore.get_connection() as conn:
+            # The pool's connections are in autocommit mode (the event recorder asserts so):
+            # hand this one back as it came.
+            before = conn.autocommit
             conn.autocommit = True
             try:
                 for table in tables:
                     conn.execute(f"VACUUM {table}")
             finally:
-                conn.autocommit = False
+                conn.autocommit = before

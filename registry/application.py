@@ -62,6 +62,7 @@ from projections.schemas import SchemaProjection, SchemaQueries
 from projections.sync import SyncJobProjection, SyncJobQueries
 from projections.tokens import TokenProjection
 from registry import tokens
+from registry.connections import ConnectionCommands
 from registry.connectors import Access, ConnectorCommands
 from registry.credentials import CredentialCommands
 from registry.health import DatabaseUnavailableError
@@ -120,7 +121,8 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(ConnectorCommands, CredentialCommands, ScriptCommands, SyncCommands,
+class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, ScriptCommands,
+                     SyncCommands,
                      Application[UUID]):
     """Commands on schemas, connectors, credentials, API tokens and the audit trail, saved
     as events."""

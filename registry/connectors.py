@@ -70,6 +70,8 @@ class ConnectorCommands:
 
         def _retrying(self, attempt: Callable[[], T]) -> T: ...
 
+        def release_connections(self, access: Access, connector: Connector) -> list[Any]: ...
+
     def create_connector(self, access: Access, document: Any) -> ConnectorState:
         """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant.
         Credentials in the document become the credential the connector owns, saved with it."""
@@ -133,12 +135,14 @@ class ConnectorCommands:
         return connector.state
 
     def erase_connector(self, access: Access, uuid: UUID) -> ConnectorState:
-        """Erase the connector, its credentials and config, and all its schemas, for good."""
+        """Erase the connector, its credentials and config, and all its schemas, for good;
+        the credentials its connections used are released in the same save."""
 
         def attempt() -> ConnectorState:
             connector = self._changeable(access, uuid, deleted_ok=True)
             name = connector.state.name or ""
             owned = self._owned_credential(connector.state)
+            released = self.release_connections(access, connector)
             erased: list[Aggregate] = []
             for schema_id in connector.erase(access.actor):
                 schema = self._load(schema_id)
@@ -146,7 +150,7 @@ class ConnectorCommands:
                     schema.erase(access.actor)
                     erased.append(schema)
             entry = self._name_entry(access.actor.tenant, name)
-            released = [entry] if entry is not None and entry.release(connector.id) else []
+            names = [entry] if entry is not None and entry.release(connector.id) else []
             if owned is not None:
                 owned.erase(access.actor, by_owner=True)
             credentials = [owned] if owned is not None else []
@@ -154,7 +158,7 @@ class ConnectorCommands:
             jobs = list(syncs[-1].jobs) if syncs else []
             keys = [connector.id, *(s.id for s in erased), *(c.id for c in credentials),
                     script_versions_uuid(connector.id), *jobs]
-            self._save(connector, *erased, *released, *credentials, *syncs,
+            self._save(connector, *erased, *names, *released, *credentials, *syncs,
                        **{DESTROY_KEYS: keys})
             return connector.state
 

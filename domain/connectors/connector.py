@@ -17,6 +17,7 @@ from eventsourcing.domain import Snapshot as AggregateSnapshot
 from domain.common import Actor, Redacted, record_revision, revision_meta
 from domain.connectors import events as ev
 from domain.connectors.catalogue import auth_type_of, get_type, validate_credentials
+from domain.connectors.connections import ConnectorConnections, plan_connection_fields
 from domain.connectors.document import parse_connector, without_read_only
 from domain.connectors.errors import (
     ConnectorDeletedError,
@@ -34,7 +35,7 @@ from domain.errors import Violation
 from domain.ids import encode_schema_id
 
 
-class Connector(Aggregate):
+class Connector(ConnectorConnections, Aggregate):
     """A connector instance of one catalogue type, owned by a user of one tenant.
 
     Its stream grows with every schema it holds (attached, deleted, restored, erased), so the
@@ -54,6 +55,9 @@ class Connector(Aggregate):
     def create(cls, actor: Actor, connector_id: UUID, document: Mapping[str, Any]) -> Connector:
         """Create a connector from a document; the owner defaults to the actor."""
         parsed = parse_connector(document)
+        if parsed.fields.get("authSchemeConfigIds"):
+            raise ConnectorValidationError([Violation(
+                "/authSchemeConfigIds", "a new connector has no auth scheme configs to order")])
         fields = {**parsed.fields, "ownerId": parsed.fields["ownerId"] or actor.subject}
         entry = get_type(fields["type"])
         assert entry is not None  # parse_connector accepts catalogue types only
@@ -77,6 +81,7 @@ class Connector(Aggregate):
             raise ConnectorValidationError([Violation("/type", "the type cannot change")])
         new = {**parsed.fields, "ownerId": parsed.fields["ownerId"] or state.owner_id}
         changes = plan_changes(state.editable(), new)
+        changes += plan_connection_fields(state, parsed.fields)
         if parsed.credentials is not None:
             changes.append((ev.CredentialsReplaced, {
                 "credential_fields": ev.credential_field_names(parsed.credentials),

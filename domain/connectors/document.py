@@ -27,6 +27,7 @@ from domain.connectors.catalogue import (
 from domain.connectors.definition import NO_CONTROL, strict, text, text_list, url
 from domain.connectors.errors import ConnectorValidationError
 from domain.connectors.state import SCOPES, SOURCE_TYPES, UNSET
+from domain.connectors.variables import connection_variables_schema, duplicate_names
 from domain.errors import Violation
 from domain.model import SLUG
 
@@ -35,8 +36,8 @@ MAX_TAGS = 50
 TAG_KEY = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$"
 READ_ONLY = (
     "id", "uuid", "tenantId", "appId", "version", "status", "protocol", "baseUrl",
-    "connectionVariables", "authType", "credentialId", "credentialFields", "credentialsSet",
-    "schemas",
+    "authSchemeConfigs", "connections", "authType", "credentialId", "credentialFields",
+    "credentialsSet", "schemas",
     "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted", "deletedAt", "deletedBy",
     "syncStatus", "lastSyncAt", "consecutiveErrors", "lastError", "metrics",
     "oauthRefreshNeeded", "oauthTokenExpiresAt", "credentialLastRotatedAt", "nextRotationDue",
@@ -91,6 +92,11 @@ def _properties() -> dict[str, Any]:
                                     "description": "Owning application (a UUID)"}),
         "rotationDays": {"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
         "tags": _tags(),
+        "connectionVariables": _nullable(connection_variables_schema()),
+        "authSchemeConfigIds": {
+            "type": ["array", "null"], "items": {"type": "string"}, "uniqueItems": True,
+            "description": "The connector's auth scheme config ids in a new order (exactly"
+                           " the existing ones); omitted or null: the order is kept"},
         "config": {"type": "object", "description": "Per type: see the catalogue"},
         "credentials": {"type": "object", "writeOnly": True,
                         "description": "Per type: see the catalogue"},
@@ -124,6 +130,8 @@ def validate_connector(document: Any) -> list[Violation]:
         found.append(Violation("/groupId", "required when scope is group"))
     if document["name"] != document["name"].strip() or not document["name"].strip():
         found.append(Violation("/name", "must not start or end with whitespace"))
+    variables = document.get("connectionVariables") or []
+    found += [Violation(p, m) for p, m in duplicate_names(variables, "/connectionVariables")]
     return found
 
 

@@ -57,7 +57,9 @@ class Created(ConnectorEvent, Aggregate.Created):
             type=self.fields["type"], name=self.fields["name"], owner_id=self.fields["ownerId"],
             scope=self.fields["scope"], enabled=self.fields["enabled"],
             shared_users=tuple(self.fields["sharedUsers"]), tags=dict(self.fields["tags"]),
-            config=dict(self.fields["config"]),
+            config=_config_only(self.fields["config"]),
+            connection_variables=tuple(self.fields.get("connectionVariables")
+                                       or self.fields["config"].get(LEGACY_VARIABLES) or ()),
             **{attr: _frozen(self.fields[wire]) for wire, attr in SCALAR_FIELDS.items()},
         )
         if self.credential_fields is None:
@@ -88,6 +90,8 @@ class ConfigKeyAdded(ConnectorEvent):
     value: Any
 
     def change(self, state: ConnectorState) -> ConnectorState:
+        if self.key == LEGACY_VARIABLES:
+            return dataclasses.replace(state, connection_variables=tuple(self.value))
         return dataclasses.replace(state, config={**state.config, self.key: self.value})
 
     def text(self) -> str:
@@ -102,6 +106,8 @@ class ConfigKeyChanged(ConnectorEvent):
     new: Any
 
     def change(self, state: ConnectorState) -> ConnectorState:
+        if self.key == LEGACY_VARIABLES:
+            return dataclasses.replace(state, connection_variables=tuple(self.new))
         return dataclasses.replace(state, config={**state.config, self.key: self.new})
 
     def text(self) -> str:
@@ -114,6 +120,8 @@ class ConfigKeyRemoved(ConnectorEvent):
     key: str
 
     def change(self, state: ConnectorState) -> ConnectorState:
+        if self.key == LEGACY_VARIABLES:
+            return dataclasses.replace(state, connection_variables=())
         config = {k: v for k, v in state.config.items() if k != self.key}
         return dataclasses.replace(state, config=config)
 
@@ -251,6 +259,15 @@ class FieldChanged(ConnectorEvent):
 
     def text(self) -> str:
         return f"Changed {self.field}: {render(self.old)} -> {render(self.new)}"
+
+
+LEGACY_VARIABLES = "connectionVariables"
+"""Where the universal type once kept its connection variables (inside ``config``); events
+recorded then still say so, and now set the top-level ``connection_variables`` instead."""
+
+
+def _config_only(config: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if key != LEGACY_VARIABLES}
 
 
 def _frozen(value: Any) -> Any:

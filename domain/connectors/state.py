@@ -93,6 +93,13 @@ class ConnectorState(RevisionState):
     """Every schema the connector holds, soft-deleted ones included (an erase takes them all)."""
     deleted_schemas: tuple[UUID, ...] = ()
     """The held schemas that are soft-deleted."""
+    connection_variables: tuple[Mapping[str, Any], ...] = ()
+    """``{name, value}`` pairs; set, they overwrite the variables of every connection."""
+    auth_scheme_configs: tuple[Mapping[str, Any], ...] = ()
+    """The auth scheme configs in their order, as stored (no ``validationMessages``)."""
+    connections: tuple[Mapping[str, Any], ...] = ()
+    """The connections in creation order: ``{id, name, credentials, variables, createdAt,
+    updatedAt}`` with credential ids (``crd_``), never a credential value."""
 
     @property
     def live_schemas(self) -> tuple[UUID, ...]:
@@ -136,11 +143,6 @@ class ConnectorState(RevisionState):
         """The address requests start from, when the config has one."""
         value = self.config.get("baseUrl") or self.config.get("instanceUrl")
         return str(value) if value else None
-
-    @property
-    def connection_variables(self) -> tuple[Mapping[str, Any], ...]:
-        """The universal connector's connection variables (none for other types)."""
-        return tuple(self.config.get("connectionVariables") or ())
 
     @property
     def next_rotation_due(self) -> datetime | None:

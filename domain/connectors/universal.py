@@ -1,4 +1,4 @@
-"""The universal connector: any HTTP API, described by a base URL and connection variables.
+"""The universal connector: any HTTP API, described by a base URL and the hosts it may reach.
 
 Its credentials come in five shapes (none, API key, basic, bearer, OAuth 2 client), told apart
 by ``authType``; the hosts it may call are listed explicitly so a schema cannot make the
@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from domain.connectors.definition import (
-    IDENTIFIER,
-    MAX_TEXT,
     ConnectorType,
     Mode,
     credential_variants,
@@ -26,19 +24,6 @@ from domain.connectors.definition import (
 
 _LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = f"^(\\*\\.)?{_LABEL}(\\.{_LABEL})*$"
-MAX_VARIABLES = 100
-
-
-def _connection_variables() -> dict[str, Any]:
-    item = strict(
-        "ConnectionVariable",
-        {"name": text("Variable name, used as {{name}} in requests", max_length=64,
-                      pattern=IDENTIFIER),
-         "value": {"type": "string", "maxLength": MAX_TEXT, "description": "Its value"}},
-        ("name", "value"),
-    )
-    return {"type": "array", "items": item, "maxItems": MAX_VARIABLES,
-            "description": "Non-secret values shared by every request of the connector"}
 
 
 def _config() -> dict[str, Any]:
@@ -49,7 +34,6 @@ def _config() -> dict[str, Any]:
             "allowedHosts": text_list(
                 "Hosts requests may reach; *.example.com allows subdomains",
                 text("Host", max_length=253, pattern=HOSTNAME), max_items=50),
-            "connectionVariables": _connection_variables(),
             "timeoutSeconds": {"type": "integer", "minimum": 1, "maximum": 300,
                                "default": 30, "description": "Timeout of one request"},
         },
@@ -89,7 +73,8 @@ def _credentials() -> dict[str, Any]:
 UNIVERSAL = ConnectorType(
     type="universal",
     name="Universal HTTP API",
-    description="Any HTTP API: a base URL, the hosts it may reach and connection variables.",
+    description="Any HTTP API: a base URL and the hosts it may reach (connection variables"
+                " are the connector's top-level connectionVariables).",
     mode=Mode.API,
     protocol="http",
     auth_types=("none", "apiKey", "basic", "bearer", "oauth2"),

@@ -22,12 +22,14 @@ from domain.credentials.document import CredentialInput, parse_credential, witho
 from domain.credentials.errors import (
     CredentialDeletedError,
     CredentialErasedError,
+    CredentialInUseError,
     CredentialNotDeletedError,
     CredentialNotFoundError,
     CredentialOwnedError,
     CredentialValidationError,
 )
 from domain.credentials.state import CredentialState
+from domain.credentials.usages import CredentialUsages
 from domain.errors import Violation
 
 Change = tuple[type[ev.CredentialEvent], dict[str, Any]]
@@ -39,7 +41,7 @@ OWNED_TYPES: dict[str, str] = {
 """The credential type of a connector's credentials, by their auth type (the catalogue's)."""
 
 
-class Credential(Aggregate):
+class Credential(CredentialUsages, Aggregate):
     """A credential of one type, tenant-wide: any editor of the tenant may change it."""
 
     def __init__(self) -> None:
@@ -97,8 +99,14 @@ class Credential(Aggregate):
         return self.replace(actor, document)
 
     def delete(self, actor: Actor, reason: str | None = None) -> None:
-        """Soft-delete: hidden, restorable, history kept (``reason`` ``expired`` by expiry)."""
-        self.unowned_state()
+        """Soft-delete: hidden, restorable, history kept (``reason`` ``expired`` by expiry).
+
+        409 while connections use it, except on expiry: an expired credential goes anyway,
+        and whoever relies on it learns so from the ``expired`` delete (seed 003).
+        """
+        state = self.unowned_state()
+        if reason != ev.EXPIRED:
+            _refuse_in_use(state)
         self._record(actor, [(ev.Deleted, {"reason": reason})])
 
     def restore(self, actor: Actor) -> None:
@@ -111,8 +119,10 @@ class Credential(Aggregate):
     def erase(self, actor: Actor, *, by_owner: bool = False) -> None:
         """Destroy the data and everything else for good (deleted or not); the caller
         destroys the data key in the same save. A connector's credential is erased only with
-        its connector (``by_owner``)."""
+        its connector (``by_owner``); one connections use, not at all."""
         state = self.live_state() if by_owner else self.unowned_state(deleted_ok=True)
+        if not by_owner:
+            _refuse_in_use(state)
         erased_versions = state.revision - state.erased_through
         self._record(actor, [(ev.Erased, {"erased_versions": erased_versions})])
 
@@ -142,6 +152,13 @@ class Credential(Aggregate):
 
     def _record(self, actor: Actor, changes: list[Change]) -> bool:
         return record_revision(self, actor, changes)
+
+
+def _refuse_in_use(state: CredentialState) -> None:
+    if state.usages:
+        raise CredentialInUseError([
+            f"connection {u['connectionName']} of connector "
+            f"{encode_connector_id(UUID(u['connectorId']))}" for u in state.usages])
 
 
 def plan_changes(old: Mapping[str, Any], new: CredentialInput) -> list[Change]:

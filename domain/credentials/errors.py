@@ -46,3 +46,12 @@ class CredentialOwnedError(RegistryError):
             f"credential {credential_id} belongs to connector {connector_id}: change it with "
             f"PUT /internal/v1/connectors/{connector_id}/credentials; it is deleted, restored "
             "and erased with that connector")
+
+
+class CredentialInUseError(RegistryError):
+    """A credential connections use cannot be deleted or erased."""
+
+    def __init__(self, users: list[str]) -> None:
+        self.users = users
+        super().__init__("the credential is used by " + ", ".join(users)
+                         + "; change or remove those connections first")

@@ -5,6 +5,7 @@ It never holds a data value: only the names of the data fields that are set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ class CredentialState(RevisionState):
     """``None``: not validated yet; ``()``: valid; else what is wrong (never a value)."""
     connector_id: UUID | None = None
     """The connector that owns this credential (its inline credentials), if one does."""
+    usages: tuple[Mapping[str, Any], ...] = ()
+    """The connections using it: ``{connectorId (UUID text), connectionId, connectionName}``."""
 
     @property
     def exists(self) -> bool:

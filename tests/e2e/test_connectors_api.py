@@ -53,7 +53,7 @@ SEED_FIELDS = {
     "credentialLastRotatedAt", "nextRotationDue", "tags", "version", "applicationId",
     # seed 004 and seed 003
     "collection", "status", "protocol", "baseUrl", "public", "documentationURL", "imageURL",
-    "connectionVariables",
+    "connectionVariables", "authSchemeConfigs", "connections",
 }
 
 

@@ -106,6 +106,8 @@ def test_every_operation_keeps_the_documented_contract(case: Any) -> None:
     if meta is not None and meta.generation.mode.is_positive and isinstance(case.body, dict):
         _unique_names(case.body.get("fields"))
         _unique_names(case.body.get("relationships"))
+        _unique_names(case.body.get("variables"))  # connection variables: unique names too
+        _unique_names(case.body.get("connectionVariables"))
         if "connectorId" in case.body:  # in words too: it names a live connector of the tenant
             case.body["connectorId"] = Credentials.connector_id("acme", "contract")
     case.call_and_validate()

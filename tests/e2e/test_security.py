@@ -76,7 +76,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 40
+    assert len(documented) == 50
     assert documented == route_rules(client.app)
 
 
@@ -114,6 +114,8 @@ def _request_for(key: str, registry: Registry,
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
     ids = {"api-tokens": token_id, "connectors": _fresh_connector(registry, subject),
            "credentials": _fresh_credential(registry)}
+    if "/auth-scheme-configs" in template or "/connections" in template:
+        return _connection_request(method, template, registry, subject)
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
         cid=connector, connector=connector, version="1", type="s3",
@@ -139,6 +141,51 @@ def _request_for(key: str, registry: Registry,
     elif method == "POST" and template.endswith("api-tokens"):
         body = {"json": {"name": "new token"}}
     return method, path, body
+
+
+def _connection_request(method: str, template: str, registry: Registry,
+                        subject: str) -> tuple[str, str, dict[str, Any]]:
+    """A request on a connector's auth scheme configs or connections: a fresh connector
+    (owned by ``subject``) with a config ``key`` and a connection ``prod`` using it."""
+    connector, credential = _fresh_connection(registry, subject)
+    path = template.format(id=connector, config_id="key", name="prod")
+    body: dict[str, Any] = {}
+    if method == "POST" and template.endswith("/auth-scheme-configs"):
+        body = {"json": {"id": "other", "schemeType": "none"}}
+    elif method == "PUT" and "/auth-scheme-configs/" in template:
+        body = {"json": {"schemeType": "api-key", "name": "X-Other"}}
+    elif method == "POST":
+        body = {"json": {"name": "other", "credentials": {
+            "action": [{"authSchemeConfig": "key", "credential": credential}]}}}
+    elif method == "PUT":
+        body = {"json": {"name": "prod", "credentials": {"action": [], "trigger": [
+            {"authSchemeConfig": "key", "credential": credential}]}}}
+    elif method == "DELETE" and "/auth-scheme-configs/" in template:
+        registry.app.remove_connection(Access(ADMIN, roles=("admin",)),
+                                       _connector_uuid(connector), "prod")
+    return method, path, body
+
+
+def _fresh_connection(registry: Registry, owner: str = "setup",
+                      tenant: str = "acme") -> tuple[str, str]:
+    """A connector owned by ``owner`` with an api-key config ``key`` and a connection
+    ``prod`` using a fresh string credential; answers the connector and credential ids."""
+    access = Access(Actor("setup", tenant), roles=("admin",))
+    connector = _fresh_connector(registry, owner, tenant)
+    uuid_ = _connector_uuid(connector)
+    registry.app.add_auth_scheme_config(access, uuid_, {"id": "key", "schemeType": "api-key",
+                                                        "name": "X-Key"})
+    credential = registry.app.create_credential(access, {
+        "name": "Key", "type": "string", "data": {"value": "sk-security"}}).credential_id
+    registry.app.add_connection(access, uuid_, {"name": "prod", "credentials": {
+        "action": [{"authSchemeConfig": "key", "credential": credential}]}})
+    return connector, credential
+
+
+def _connector_uuid(connector: str) -> uuid.UUID:
+    value = decode_connector_id(connector)
+    assert value is not None
+    return value
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -331,6 +378,11 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
         theirs, random = _fresh_credential(registry), "crd_" + "7" * 26
         body = {"json": credential_body("Intruder")} if method == "PUT" else body
         body = {"json": {"name": "Intruder"}} if method == "PATCH" else body
+    elif "/auth-scheme-configs" in template or "/connections" in template:
+        theirs, random = _fresh_connection(registry)[0], "cnn_" + "7" * 26
+        body = {"json": {"id": "x", "schemeType": "none"}} if "auth-scheme" in template else {
+            "json": {"name": "prod", "credentials": {"action": []}}}
+        body = body if method in ("POST", "PUT") else {}
     elif "/connectors/" in template:
         theirs, random = connector_id, "cnn_" + "7" * 26
         body = {"json": s3_connector("Intruder")} if method == "PUT" else body
@@ -343,7 +395,8 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     intruder = {**headers(tenant="globex"), "X-Request-Id": "same-for-both"}
     answers = []
     for target in (random, theirs):
-        path = template.format(id=target, cid=connector, connector="x", version="1")
+        path = template.format(id=target, cid=connector, connector="x", version="1",
+                               config_id="key", name="prod")
         response = client.request(method, path, headers=intruder, **body)
         answers.append((response.status_code, response.json()))
     assert answers[0] == answers[1]

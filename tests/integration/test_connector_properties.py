@@ -4,9 +4,11 @@ A hypothesis state machine sends random connector commands to the application: c
 from a small pool, so that taken names happen), PATCH (config keys changed, added and removed,
 renames, enable and disable, tags), PUT, credential rotation, delete (with and without
 cascade), restore and erase, by an admin or an editor, sometimes with a stale ``If-Match``,
-invalid content or an unknown id. A plain-Python model predicts every outcome (the exact error,
-or the connector's name, config, tags, enabled flag, lifecycle and revision) and which names
-each tenant has taken.
+invalid content or an unknown id. Auth scheme configs and connections are added and removed,
+and ``connectionVariables`` set, through the same commands the routes use. A plain-Python model
+predicts every outcome (the exact error, or the connector's name, config, tags, enabled flag,
+configs, connections and their variables, lifecycle and revision), which names each tenant has
+taken, and which connections use the example's one credential (its ``usages``).
 
 After every step the read models must show the model: the current state of every connector
 (erased ones answer erased), exactly one history entry per revision, and every revision read
@@ -40,6 +42,11 @@ from hypothesis.stateful import (
 )
 
 from domain.common import Actor
+from domain.connectors.connection_errors import (
+    AuthSchemeConfigExistsError,
+    ConnectionNameTakenError,
+    ConnectionNotFoundError,
+)
 from domain.connectors.errors import (
     ConnectorDeletedError,
     ConnectorErasedError,
@@ -69,6 +76,12 @@ ORDER = {"registry_connectors": "uuid", "registry_connector_versions": "uuid, ve
 NAMES = ("Alpha", "ALPHA", "Beta", "Gamma Store", "gamma   store", "Delta")
 """Names that pairwise normalise to the same name, so renames and creates collide."""
 BAD_NAMES = (" Alpha", "", "x" * 201, "Tab\there")
+
+CONFIG_IDS = ("a", "b")
+SCHEMES = ("api-key", "bearer", "none")
+CONNECTION_NAMES = ("prod", "test")
+VARIABLE_SETS = ([], [{"name": "region", "value": "eu"}],
+                 [{"name": "region", "value": "us"}, {"name": "tier", "value": "gold"}])
 
 TYPES = ("s3", "postgresql", "github")
 VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
@@ -248,6 +261,11 @@ class Tracked:
     """The state each command returned, by revision; emptied by an erase."""
     changed_by: dict[int, str] = field(default_factory=dict)
     erased_versions: int | None = None
+    configs: dict[str, str] = field(default_factory=dict)
+    """Auth scheme config id -> scheme type, in the connector's order."""
+    connections: dict[str, Doc] = field(default_factory=dict)
+    """Connection name -> {"variables": [...], "uses": bool (the example's credential)}."""
+    variables: list[Doc] = field(default_factory=list)
 
     def record(self, state: ConnectorState, by: str) -> None:
         """One accepted command: one new revision, as the command returned it."""
@@ -265,6 +283,9 @@ class Tracked:
             "owner_id": self.owner, "credential_fields": self.credential_fields,
             "credentials_set": bool(self.credential_fields), "revision": self.revision,
             "updated_by": self.updated_by, "deleted_by": self.deleted_by, "erased": False,
+            "configs": list(self.configs),
+            "connections": {n: c["variables"] for n, c in self.connections.items()},
+            "variables": self.variables,
         }
 
 
@@ -276,6 +297,9 @@ def fields_of(state: ConnectorState) -> Doc:
         "owner_id": state.owner_id, "credential_fields": state.credential_fields,
         "credentials_set": state.credentials_set, "revision": state.revision,
         "updated_by": state.updated_by, "deleted_by": state.deleted_by, "erased": state.erased,
+        "configs": [c["id"] for c in state.auth_scheme_configs],
+        "connections": {c["name"]: c["variables"] for c in state.connections},
+        "variables": [dict(v) for v in state.connection_variables],
     }
 
 
@@ -318,6 +342,9 @@ def make_machine(registry: Registry, sent: set[str]) -> type[RuleBasedStateMachi
             """Every credential value sent so far (in any example), accepted or not."""
             self.start = registry.app.recorder.max_notification_id() or 0
             """The last event stored before this example."""
+            self.credential = registry.app.create_credential(self.actors[0], {
+                "name": "Shared key", "type": "string", "data": {"value": "sk-property"}})
+            """The example's one credential (a string: it serves api-key and bearer)."""
 
         # Helpers ---------------------------------------------------------------------------
 
@@ -379,6 +406,23 @@ def make_machine(registry: Registry, sent: set[str]) -> type[RuleBasedStateMachi
             """Two connectors to begin with, so that most commands meet one."""
             self.create(data, fresh=NAMES[0])
             self.create(data, fresh=NAMES[2])
+            self.connect(self.tracked[0])
+
+        def connect(self, tracked: Tracked) -> None:
+            """Give a connector an api-key config ``a`` and a connection ``prod`` using the
+            example's credential, so that variables and usages have something to act on."""
+            admin = self.actors[0]
+            state = registry.app.add_auth_scheme_config(admin, tracked.uuid, {
+                "id": "a", "schemeType": "api-key", "name": "X-Key"})
+            tracked.configs["a"] = "api-key"
+            tracked.record(state, by_of(admin.actor))
+            self.check_returned(tracked, state)
+            state, _ = registry.app.add_connection(admin, tracked.uuid, {
+                "name": "prod", "credentials": {"action": [
+                    {"authSchemeConfig": "a", "credential": self.credential.credential_id}]}})
+            tracked.connections["prod"] = {"variables": [], "uses": True}
+            tracked.record(state, by_of(admin.actor))
+            self.check_returned(tracked, state)
 
         @rule(data=st.data())
         def create(self, data: st.DataObject, fresh: str | None = None) -> None:
@@ -647,10 +691,114 @@ def make_machine(registry: Registry, sent: set[str]) -> type[RuleBasedStateMachi
             tracked.status = "erased"
             tracked.versions.clear()
             tracked.changed_by = {tracked.revision: by_of(access.actor)}
+            tracked.configs, tracked.connections, tracked.variables = {}, {}, []
             if self.names.get(normalise_name(tracked.name)) == tracked.uuid:
                 del self.names[normalise_name(tracked.name)]
 
+        @precondition(having("active"))
+        @rule(data=st.data(), config_id=st.sampled_from(CONFIG_IDS),
+              scheme=st.sampled_from(SCHEMES))
+        def add_config(self, data: st.DataObject, config_id: str, scheme: str) -> None:
+            """Add an auth scheme config; an id the connector has answers exists."""
+            tracked, target = self.target(data, "active")
+            access = self.access(data)
+            expected = self.gate(tracked, access, deleted_ok=False)
+            if expected is None and tracked is not None and config_id in tracked.configs:
+                expected = AuthSchemeConfigExistsError
+            config = {"id": config_id, "schemeType": scheme,
+                      **({"name": "X-Key"} if scheme == "api-key" else {})}
+            state = self.attempt(expected, lambda: registry.app.add_auth_scheme_config(
+                access, target, config))
+            if state is None:
+                return
+            assert tracked is not None
+            tracked.configs[config_id] = scheme
+            tracked.record(state, by_of(access.actor))
+            self.check_returned(tracked, state)
+
+        @precondition(having("active"))
+        @rule(data=st.data(), name=st.sampled_from(CONNECTION_NAMES),
+              config_id=st.sampled_from((None, *CONFIG_IDS)),
+              variables=st.sampled_from((None, *VARIABLE_SETS)))
+        def add_connection(self, data: st.DataObject, name: str, config_id: str | None,
+                           variables: list[Doc] | None) -> None:
+            """Add a connection using the example's credential through ``config_id`` (none:
+            no credential); the config must be the connector's and its scheme fit a string."""
+            tracked, target = self.target(data, "active")
+            access = self.access(data)
+            expected = self.gate(tracked, access, deleted_ok=False)
+            if expected is None and tracked is not None:
+                if name in tracked.connections:
+                    expected = ConnectionNameTakenError
+                elif config_id is not None and tracked.configs.get(config_id) not in (
+                        "api-key", "bearer"):
+                    expected = ConnectorValidationError
+            action = [] if config_id is None else [
+                {"authSchemeConfig": config_id, "credential": self.credential.credential_id}]
+            document: Doc = {"name": name, "credentials": {"action": action}}
+            if variables is not None:
+                document["variables"] = variables
+            outcome = self.attempt(expected, lambda: registry.app.add_connection(
+                access, target, document))
+            if outcome is None:
+                return
+            assert tracked is not None
+            tracked.connections[name] = {
+                "variables": variables if variables is not None else list(tracked.variables),
+                "uses": config_id is not None}
+            tracked.record(outcome[0], by_of(access.actor))
+            self.check_returned(tracked, outcome[0])
+
+        @precondition(having("active"))
+        @rule(data=st.data(), name=st.sampled_from(CONNECTION_NAMES))
+        def remove_connection(self, data: st.DataObject, name: str) -> None:
+            """Remove a connection; one the connector lacks answers not found."""
+            tracked, target = self.target(data, "active")
+            access = self.access(data)
+            expected = self.gate(tracked, access, deleted_ok=False)
+            if expected is None and tracked is not None and name not in tracked.connections:
+                expected = ConnectionNotFoundError
+            state = self.attempt(expected, lambda: registry.app.remove_connection(
+                access, target, name))
+            if state is None:
+                return
+            assert tracked is not None
+            del tracked.connections[name]
+            tracked.record(state, by_of(access.actor))
+            self.check_returned(tracked, state)
+
+        @precondition(having("active"))
+        @rule(data=st.data(), variables=st.sampled_from(VARIABLE_SETS))
+        def set_variables(self, data: st.DataObject, variables: list[Doc]) -> None:
+            """PATCH ``connectionVariables``: they overwrite every connection's variables."""
+            tracked, target = self.target(data, "active")
+            access = self.access(data)
+            expected = self.gate(tracked, access, deleted_ok=False)
+            outcome = self.attempt(expected, lambda: registry.app.update_connector(
+                access, target, {"connectionVariables": variables}, None, patch=True))
+            if outcome is None:
+                return
+            assert tracked is not None
+            state, changed = outcome
+            assert changed == (variables != tracked.variables or any(
+                c["variables"] != variables for c in tracked.connections.values()))
+            if changed:
+                tracked.variables = list(variables)
+                for connection in tracked.connections.values():
+                    connection["variables"] = list(variables)
+                tracked.record(state, by_of(access.actor))
+            self.check_returned(tracked, state)
+
         # Invariants ------------------------------------------------------------------------
+
+        @invariant()
+        def the_credential_knows_who_uses_it(self) -> None:
+            state = registry.credentials.get(self.tenant, self.credential.id)
+            assert state is not None
+            users = sorted((t.uuid, name) for t in self.tracked if t.status != "erased"
+                           for name, c in t.connections.items() if c["uses"])
+            assert sorted((uuid.UUID(u["connectorId"]), u["connectionName"])
+                          for u in state.usages) == users
 
         @invariant()
         def read_models_show_the_model(self) -> None:

@@ -115,8 +115,8 @@ def test_wrong_types_and_unknown_keys_point_at_the_offending_key() -> None:
     ("universal", {"baseUrl": "https://api.example.com", "allowedHosts": ["bad host"]},
      "/config/allowedHosts/0"),
     ("universal", {"baseUrl": "https://api.example.com", "allowedHosts": ["api.example.com"],
-                   "connectionVariables": [{"name": "1x", "value": "v"}]},
-     "/config/connectionVariables/0/name"),
+                   "connectionVariables": [{"name": "tenant", "value": "v"}]},
+     "/config/connectionVariables"),
     ("s3", {"bucket": "my-documents\n", "region": "us-east-1"}, "/config/bucket"),
 ])
 def test_config_rules(type_name: str, config: dict[str, Any], pointer: str) -> None:
@@ -134,7 +134,7 @@ def test_valid_configs_of_each_type() -> None:
         "postgresql": {"host": "db.internal", "port": 5432, "database": "crm",
                        "schema": "public"},
         "universal": {"baseUrl": "https://api.example.com", "allowedHosts": ["*.example.com"],
-                      "connectionVariables": [{"name": "tenant", "value": "acme"}]},
+                      "timeoutSeconds": 10},
     }
     for type_name, config in valid.items():
         assert validate_config(type_name, config) == [], type_name
