@@ -183,3 +183,18 @@ def _uuid(crd: str) -> UUID:
     value = decode_credential_id(crd)
     assert value is not None
     return value
+
+
+def test_a_connectors_own_credential_serves_no_connection(registry: Registry) -> None:
+    app = registry.app
+    cnn = connector(registry)
+    app.rotate_connector_credentials(OWNER, cnn, {"authType": "apiKey", "apiKey": SECRET})
+    owned = app.connector(OWNER, cnn).state.credential_id
+    assert owned is not None
+    from domain.credentials.ids import encode_credential_id
+
+    with pytest.raises(ConnectorValidationError) as bad:
+        app.add_connection(OWNER, cnn, using("prod", encode_credential_id(owned)))
+    assert bad.value.violations[0].message == NO_CREDENTIAL
+    assert "serve that connector alone" in NO_CREDENTIAL
+    app.erase_connector(OWNER, cnn)  # its credential goes with it, nothing holds it back
