@@ -101,15 +101,29 @@ class CredentialCommands:
                 continue
             if state.expires_at is None or state.expires_at > now:
                 continue
+            actor = Actor(EXPIRY_ACTOR, state.tenant)
             try:
-                credential.delete(Actor(EXPIRY_ACTOR, state.tenant), reason=EXPIRED)
-                self._save(credential)
+                credential.delete(actor, reason=EXPIRED)
+                self._save(credential, *self._told_of_expiry(actor, state))
             except RegistryError:  # a racing write won, or it changed meanwhile
                 continue
             expired.append(uuid)
         if expired:
             log.info("expired %d credential(s)", len(expired))
         return expired
+
+    def _told_of_expiry(self, actor: Actor, state: CredentialState) -> list[Any]:
+        """The connectors whose connections use an expiring credential, each with the
+        expiry recorded in its history (saved with the credential's delete)."""
+        told = []
+        for connector_id in sorted({str(u["connectorId"]) for u in state.usages}):
+            try:
+                connector = self.repository.get(UUID(connector_id))
+            except AggregateNotFoundError:
+                continue
+            if connector.note_credential_expired(actor, state.credential_id):
+                told.append(connector)
+        return told
 
     def credential_data(self, uuid: UUID) -> dict[str, Any] | None:
         """The current data of a live credential, decrypted from its events (the only place

@@ -133,3 +133,16 @@ class ConnectionVariablesSet(ConnectorEvent):
 
     def text(self) -> str:
         return "Set connection variables"
+
+
+class UsedCredentialExpired(ConnectorEvent):
+    """A credential its connections use expired and was deleted by the registry (seed 003:
+    the ``expired`` delete is how whoever relies on it learns so). Changes nothing else: the
+    connections keep naming it, and show it deleted, until someone fixes them."""
+
+    credential_id: str
+    connections: list[str]
+
+    def text(self) -> str:
+        return (f"Credential {self.credential_id} expired (used by connection"
+                f"{'s' if len(self.connections) > 1 else ''} {', '.join(self.connections)})")

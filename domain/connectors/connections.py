@@ -273,6 +273,21 @@ class ConnectorConnections:
         return current
 
 
+    def note_credential_expired(self, actor: Actor, credential_id: str) -> bool:
+        """Record that a credential some of its connections use expired; False (nothing
+        recorded) when none uses it (any more), or the connector is gone."""
+        state = self.state
+        if not state.exists or state.erased:
+            return False
+        users = [c["name"] for c in state.connections
+                 if any(e["credential"] == credential_id
+                        for kind in KINDS for e in c["credentials"][kind])]
+        if not users:
+            return False
+        return record_revision(self, actor, [(cev.UsedCredentialExpired, {
+            "credential_id": credential_id, "connections": users})])
+
+
 def _users_of(state: ConnectorState, config_id: str) -> list[str]:
     return [c["name"] for c in state.connections
             if any(e["authSchemeConfig"] == config_id

@@ -198,3 +198,32 @@ def test_a_connectors_own_credential_serves_no_connection(registry: Registry) ->
     assert bad.value.violations[0].message == NO_CREDENTIAL
     assert "serve that connector alone" in NO_CREDENTIAL
     app.erase_connector(OWNER, cnn)  # its credential goes with it, nothing holds it back
+
+
+def test_an_expired_credential_shows_on_the_connectors_that_used_it(
+    registry: Registry,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from domain.credentials.ids import decode_credential_id
+
+    app = registry.app
+    cnn, other = connector(registry), connector(registry, "Unrelated API")
+    expiry = datetime(2031, 1, 1, tzinfo=UTC)
+    crd = app.create_credential(ADMIN, {"name": "Short-lived", "type": "string",
+                                        "data": {"value": SECRET},
+                                        "expiresAt": "2031-01-01T00:00:00Z"}).credential_id
+    app.add_connection(OWNER, cnn, using("prod", crd))
+    app.add_connection(OWNER, cnn, using("staging", crd))
+    uuid = decode_credential_id(crd)
+    assert uuid is not None
+    assert app.expire_credentials(expiry - timedelta(seconds=1)) == []
+    assert app.expire_credentials(expiry) == [uuid]
+    history = registry.connectors.history("acme", cnn)
+    assert history[0].changes == [
+        f"Credential {crd} expired (used by connections prod, staging)"]
+    assert history[0].changed_by == "registry:expiry"
+    assert registry.connectors.history("acme", other)[0].changes != history[0].changes
+    state = registry.credentials.get("acme", uuid)
+    assert state is not None and state.deleted
+    assert [u["connectionName"] for u in state.usages] == ["prod", "staging"]
