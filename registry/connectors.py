@@ -30,8 +30,10 @@ from domain.connectors.errors import (
 from domain.connectors.ids import connector_name_uuid, encode_connector_id
 from domain.connectors.name_index import ConnectorName, claim_name
 from domain.connectors.state import ConnectorState
+from domain.credentials.state import CredentialState
 from domain.errors import ConcurrentWriteError, StaleVersionError
 from domain.schema import Schema
+from registry.connection.tester import ConnectionTester, TestResult, saved_credentials
 from registry.persistence import DESTROY_KEYS
 
 T = TypeVar("T")
@@ -62,6 +64,9 @@ class ConnectorCommands:
         def _reclaim(self) -> None: ...
 
         def _retrying(self, attempt: Callable[[], T]) -> T: ...
+
+        def record_credential_check(self, actor: Actor, credential_uuid: UUID,
+                                    errors: list[str]) -> CredentialState: ...
 
     def create_connector(self, access: Access, document: Any) -> ConnectorState:
         """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant."""
@@ -143,6 +148,35 @@ class ConnectorCommands:
         state = self._retrying(attempt)
         self._reclaim()
         return state
+
+    def test_connector(
+        self, access: Access, uuid: UUID, tester: ConnectionTester,
+    ) -> tuple[ConnectorState, TestResult]:
+        """Test a saved connector's connection and record the outcome on it (``Tested
+        connection: ...``) and on the credential its credentials live in (``Validated``).
+
+        Only a caller who may change the connector may test it: a test sends its credentials
+        out. The check runs outside any transaction; its outcome is saved after it.
+        """
+        self._changeable(access, uuid)
+        state, values = self.connector_credentials(access, uuid)
+        assert state.type is not None
+        saved_credentials(state.type, values)
+        result = tester.test(state.type, state.config, values)
+
+        def attempt() -> ConnectorState:
+            connector = self._changeable(access, uuid)
+            connector.record_test(access.actor, result.ok, result.status, result.message,
+                                  result.latency_ms)
+            self._save(connector)
+            return connector.state
+
+        saved = self._retrying(attempt)
+        credential_id: UUID | None = getattr(state, "credential_id", None)
+        if credential_id is not None:
+            errors = [] if result.ok else [result.message or f"failed ({result.status})"]
+            self.record_credential_check(access.actor, credential_id, errors)
+        return saved, result
 
     def connector_credentials(
         self, access: Access, uuid: UUID,

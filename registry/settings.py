@@ -18,7 +18,7 @@ from registry.database_url import Database, parse_database_url, persistence_env
 from registry.errors import SettingsError
 from registry.jwt_keys import JwksFile, KeySource, PublicKeyFile, SharedSecret
 
-__all__ = ["JwtSettings", "Settings", "SettingsError", "persistence_env"]
+__all__ = ["ConnectionSettings", "JwtSettings", "Settings", "SettingsError", "persistence_env"]
 
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
@@ -106,6 +106,39 @@ class JwtSettings:
         )
 
 
+TEST_TIMEOUT_SECONDS = 10.0
+API_BASE_TYPES = ("github", "slack", "notion", "google_drive")
+"""The connector types whose API host is fixed, hence overridable (``REGISTRY_API_BASE_*``)."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """How connection tests reach other systems (``registry.connection``)."""
+
+    timeout_seconds: float = TEST_TIMEOUT_SECONDS
+    """The bound of a whole test, connect included."""
+    allow_private_targets: bool = False
+    """Whether a test may reach loopback, private, link-local... addresses."""
+    api_bases: Mapping[str, str] = field(default_factory=dict)
+    """Connector type -> base URL of its API, for the types whose host is fixed."""
+    ca_file: Path | None = None
+    """Extra CA certificates (PEM) trusted for HTTPS, besides the system's."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_seconds <= 300:
+            raise SettingsError("REGISTRY_TEST_TIMEOUT_SECONDS must be > 0 and <= 300")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ConnectionSettings:
+        """Read ``REGISTRY_TEST_TIMEOUT_SECONDS``, ``REGISTRY_ALLOW_PRIVATE_TARGETS``,
+        ``REGISTRY_API_BASE_<TYPE>`` and ``REGISTRY_OUTBOUND_CA_FILE``."""
+        bases = {name: env[f"REGISTRY_API_BASE_{name.upper()}"].rstrip("/")
+                 for name in API_BASE_TYPES if env.get(f"REGISTRY_API_BASE_{name.upper()}")}
+        return cls(timeout_seconds=_seconds(env.get("REGISTRY_TEST_TIMEOUT_SECONDS")),
+                   allow_private_targets=_flag(env, "REGISTRY_ALLOW_PRIVATE_TARGETS"),
+                   api_bases=bases, ca_file=_path(env, "REGISTRY_OUTBOUND_CA_FILE"))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the registry needs to start."""
@@ -116,6 +149,7 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     follow_interval: float = 0.5
     ready_max_lag: int = READY_MAX_LAG
+    connections: ConnectionSettings = field(default_factory=ConnectionSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +161,7 @@ class Settings:
             data_dir=data_dir,
             jwt=JwtSettings.from_env(env, secret_file=data_dir / SECRET_FILE),
             ready_max_lag=_whole(env, "REGISTRY_READY_MAX_LAG", READY_MAX_LAG),
+            connections=ConnectionSettings.from_env(env),
         )
 
     @property
@@ -178,3 +213,22 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit():
         raise SettingsError(f"{name} must be a whole number >= 0, not {value!r}")
     return int(value)
+
+
+def _seconds(value: str | None) -> float:
+    if value is None or not value.strip():
+        return TEST_TIMEOUT_SECONDS
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"REGISTRY_TEST_TIMEOUT_SECONDS must be a number of seconds, "
+                            f"not {value!r}") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be true or false, not {value!r}")

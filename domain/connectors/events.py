@@ -26,7 +26,8 @@ from domain.connectors.lifecycle import (
 from domain.connectors.state import SCALAR_FIELDS, ConnectorState
 
 __all__ = [
-    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectorEvent", "Created",
+    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectionTested",
+    "ConnectorEvent", "Created",
     "CredentialsReplaced", "Deleted", "Disabled", "Enabled", "Erased", "FieldChanged",
     "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDeleted", "SchemaDetached",
     "SchemaRestored", "ScopeChanged",
@@ -234,6 +235,33 @@ class FieldChanged(ConnectorEvent):
 
     def text(self) -> str:
         return f"Changed {self.field}: {render(self.old)} -> {render(self.new)}"
+
+
+class ConnectionTested(ConnectorEvent):
+    """The connection was tested: the outcome, never a credential value."""
+
+    ok: bool
+    status: int
+    message: str | None
+    latency_ms: int | None
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(
+            state, last_tested_at=self.timestamp, last_test_ok=self.ok,
+            last_test_status=self.status, last_test_message=self.message,
+            last_test_latency_ms=self.latency_ms)
+
+    def text(self) -> str:
+        return f"Tested connection: {test_outcome(self.ok, self.status)}"
+
+
+TEST_OUTCOMES = {400: "not allowed", 403: "refused", 408: "timed out", 502: "failed"}
+"""How history words a failed test, by its status."""
+
+
+def test_outcome(ok: bool, status: int) -> str:
+    """One word (and the status) for a test's outcome: ``ok``, ``refused (403)``..."""
+    return "ok" if ok else f"{TEST_OUTCOMES.get(status, 'failed')} ({status})"
 
 
 def _frozen(value: Any) -> Any:

@@ -10,6 +10,7 @@ derandomized, so a failure reproduces.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from domain.credentials.ids import encode_credential_id
 from domain.ids import encode_schema_id
 from registry.auth import ROLES, issue_token
 from registry.service import Registry
+from registry.settings import ConnectionSettings
 from tests.conftest import Backend
 from tests.fixtures import SECRET, Credentials
 
@@ -62,7 +64,11 @@ schemathesis.openapi.format(
 @pytest.fixture
 def api_schema(backend: Backend, registry: Registry) -> Iterator[Any]:
     """The app's own document, loaded from the app, with both credentials of an admin."""
-    app = create_app(backend.settings(), registry=registry)
+    # Connection tests must never wait long per example: a short bound, and the default
+    # guard, so generated targets on this machine are refused without being contacted.
+    settings = dataclasses.replace(backend.settings(),
+                                   connections=ConnectionSettings(timeout_seconds=0.5))
+    app = create_app(settings, registry=registry)
     jwt = issue_token(SECRET, tenant="acme", subject="contract", email="contract@example.com",
                       roles=tuple(sorted(ROLES)))
     _, api_token = registry.app.issue_api_token(
