@@ -9,6 +9,7 @@ never answers stands in for a system that hangs. Only the address guard is loose
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import ssl
 import time
@@ -91,7 +92,8 @@ def settings(tls: TlsFiles, https: HTTPServer) -> ConnectionSettings:
     base = f"https://localhost:{https.port}"
     return ConnectionSettings(timeout_seconds=TIMEOUT, allow_private_targets=True,
                               ca_file=tls.ca_file,
-                              api_bases={"slack": f"{base}/api", "github": base})
+                              api_bases={"slack": f"{base}/api", "github": base,
+                                         "notion": base, "google_drive": base})
 
 
 @pytest.fixture
@@ -110,12 +112,9 @@ def universal(port: int, path: str = "/v1/ping", **credentials: Any) -> dict[str
             "credentials": credentials or {"authType": "bearer", "token": TOKEN}}
 
 
-def test_unsaved(client: Client, body: Any, type_name: str = "universal") -> Any:
+def unsaved_test(client: Client, body: Any, type_name: str = "universal") -> Any:
     return client.post(f"/internal/v1/connector-types/{type_name}/test", json=body,
                        headers=headers(roles=("editor",), subject="editor-1"))
-
-
-test_unsaved.__test__ = False  # type: ignore[attr-defined]
 
 
 # HTTP types ------------------------------------------------------------------------------------
@@ -126,7 +125,7 @@ def test_a_working_http_api_answers_200_and_was_really_called(
 ) -> None:
     remote.expect_request("/v1/ping", headers={"Authorization": f"Bearer {TOKEN}"}
                           ).respond_with_json({"pong": True})
-    response = test_unsaved(tester_client, universal(remote.port))
+    response = unsaved_test(tester_client, universal(remote.port))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["ok"] is True and isinstance(body["latencyMs"], int)
@@ -141,7 +140,7 @@ def test_refused_credentials_answer_403_without_echoing_them(
 ) -> None:
     remote.expect_request("/v1/ping").respond_with_json(
         {"message": f"Bad credentials: {TOKEN}"}, status=401)
-    response = test_unsaved(tester_client, universal(remote.port))
+    response = unsaved_test(tester_client, universal(remote.port))
     assert response.status_code == 403, response.text
     problem = response.json()
     assert problem["type"].endswith("/credentials-refused")
@@ -155,7 +154,7 @@ def test_a_failing_system_answers_502_with_its_own_message(
 ) -> None:
     remote.expect_request("/v1/ping").respond_with_json({"message": "database on fire"},
                                                        status=503)
-    response = test_unsaved(tester_client, universal(remote.port))
+    response = unsaved_test(tester_client, universal(remote.port))
     assert response.status_code == 502, response.text
     assert response.json()["type"].endswith("/connection-failed")
     assert "database on fire" in response.json()["detail"]
@@ -163,7 +162,7 @@ def test_a_failing_system_answers_502_with_its_own_message(
 
 @NO_DATABASE
 def test_a_refused_connection_answers_502(tester_client: Client) -> None:
-    response = test_unsaved(tester_client, universal(closed_port()))
+    response = unsaved_test(tester_client, universal(closed_port()))
     assert response.status_code == 502, response.text
     assert response.json()["type"].endswith("/connection-failed")
 
@@ -172,7 +171,7 @@ def test_a_refused_connection_answers_502(tester_client: Client) -> None:
 def test_a_system_that_never_answers_is_408_within_the_timeout(tester_client: Client) -> None:
     with silent_server() as port:
         started = time.monotonic()
-        response = test_unsaved(tester_client, universal(port))
+        response = unsaved_test(tester_client, universal(port))
         elapsed = time.monotonic() - started
     assert response.status_code == 408, response.text
     assert response.json()["type"].endswith("/connection-timeout")
@@ -186,14 +185,97 @@ def test_fixed_host_types_use_their_api_base_setting(
     remote.expect_request("/api/auth.test", method="POST").respond_with_json(
         {"ok": False, "error": "invalid_auth"})
     remote.expect_request("/user").respond_with_json({"login": "octocat"})
-    slack = test_unsaved(tester_client, {"config": {"channels": ["#general"]},
+    slack = unsaved_test(tester_client, {"config": {"channels": ["#general"]},
                                          "credentials": {"botToken": "xoxb-1234-abcd"}},
                          "slack")
     assert slack.status_code == 403, slack.text
     assert "invalid_auth" in slack.json()["detail"]
-    github = test_unsaved(tester_client, {"config": {"repos": ["octo/repo"]},
+    github = unsaved_test(tester_client, {"config": {"repos": ["octo/repo"]},
                                           "credentials": {"token": TOKEN}}, "github")
     assert github.status_code == 200, github.text
+
+
+BASIC = "Basic " + base64.b64encode(f"me@example.com:{TOKEN}".encode()).decode()
+TYPES: dict[str, tuple[str, str, dict[str, str], dict[str, Any], dict[str, Any]]] = {
+    # type: (method, path, headers the request must carry, config, credentials)
+    "github": ("GET", "/user", {"Authorization": f"Bearer {TOKEN}"}, {"repos": ["o/r"]},
+               {"token": TOKEN}),
+    "notion": ("GET", "/v1/users/me", {"Authorization": f"Bearer {TOKEN}",
+                                       "Notion-Version": "2022-06-28"}, {},
+               {"accessToken": TOKEN}),
+    "google_drive": ("GET", "/drive/v3/about", {"Authorization": f"Bearer {TOKEN}"}, {},
+                     {"accessToken": TOKEN}),
+    "confluence": ("GET", "/wiki/rest/api/space", {"Authorization": BASIC},
+                   {"instanceUrl": "{base}", "spaceKeys": ["ENG"]},
+                   {"email": "me@example.com", "apiToken": TOKEN}),
+    "salesforce": ("GET", "/services/data/", {"Authorization": f"Bearer {TOKEN}"},
+                   {"objects": ["Account"], "instanceUrl": "{base}"},
+                   {"authType": "oauth2", "accessToken": TOKEN}),
+    "universal": ("GET", "/v1/ping", {"X-Key": TOKEN},
+                  {"baseUrl": "{base}/v1/ping", "allowedHosts": ["localhost"]},
+                  {"authType": "apiKey", "apiKey": TOKEN, "headerName": "X-Key"}),
+}
+
+
+@NO_DATABASE
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_each_http_type_calls_its_authenticated_endpoint(
+    tester_client: Client, remote: HTTPServer, type_name: str
+) -> None:
+    method, path, required, config, credentials = TYPES[type_name]
+    base = f"https://localhost:{remote.port}"
+    config = {k: v.replace("{base}", base) if isinstance(v, str) else v
+              for k, v in config.items()}
+    remote.expect_request(path, method=method, headers=required).respond_with_json({})
+    response = unsaved_test(tester_client, {"config": config, "credentials": credentials},
+                            type_name)
+    assert response.status_code == 200, response.text
+    remote.check_assertions()
+
+
+@NO_DATABASE
+def test_a_universal_oauth2_client_gets_a_token_first(
+    tester_client: Client, remote: HTTPServer
+) -> None:
+    client_basic = "Basic " + base64.b64encode(b"client-1:client-secret-1").decode()
+    remote.expect_request("/token", method="POST", headers={"Authorization": client_basic},
+                          data="grant_type=client_credentials").respond_with_json(
+        {"access_token": "issued-token-1", "token_type": "Bearer"})
+    remote.expect_request("/v1/ping", headers={"Authorization": "Bearer issued-token-1"}
+                          ).respond_with_json({})
+    base = f"https://localhost:{remote.port}"
+    body = universal(remote.port, authType="oauth2", clientId="client-1",
+                     clientSecret="client-secret-1", tokenUrl=f"{base}/token")
+    assert unsaved_test(tester_client, body).status_code == 200
+    remote.check_assertions()
+    remote.clear()
+    remote.expect_request("/token", method="POST").respond_with_json(
+        {"error": "invalid_client"}, status=401)
+    refused = unsaved_test(tester_client, body)
+    assert refused.status_code == 403, refused.text
+    assert "invalid_client" in refused.json()["detail"]
+    assert "client-secret-1" not in refused.text
+
+
+@NO_DATABASE
+def test_a_salesforce_password_login_is_refused_as_403(
+    tester_client: Client, remote: HTTPServer
+) -> None:
+    fault = ("<soapenv:Envelope><soapenv:Body><soapenv:Fault><faultcode>INVALID_LOGIN"
+             "</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, security "
+             "token; or user locked out.</faultstring></soapenv:Fault></soapenv:Body>"
+             "</soapenv:Envelope>")
+    remote.expect_request("/services/Soap/u/59.0", method="POST",
+                          headers={"SOAPAction": "login"}).respond_with_data(
+        fault, status=500, content_type="text/xml")
+    body = {"config": {"objects": ["Account"],
+                       "instanceUrl": f"https://localhost:{remote.port}"},
+            "credentials": {"authType": "password", "username": "me@example.com",
+                            "password": "pw-secret-1", "securityToken": "tok-secret-2"}}
+    response = unsaved_test(tester_client, body, "salesforce")
+    assert response.status_code == 403, response.text
+    remote.check_assertions()
+    assert "pw-secret-1" not in response.text
 
 
 @NO_DATABASE
@@ -202,7 +284,7 @@ def test_a_base_url_outside_the_allowed_hosts_is_refused(
 ) -> None:
     body = universal(remote.port)
     body["config"]["allowedHosts"] = ["api.example.com"]
-    response = test_unsaved(tester_client, body)
+    response = unsaved_test(tester_client, body)
     assert response.status_code == 400, response.text
     assert response.json()["type"].endswith("/target-not-allowed")
     assert remote.log == []
@@ -217,7 +299,7 @@ def test_a_base_url_outside_the_allowed_hosts_is_refused(
 def test_invalid_input_is_400_with_pointers_and_contacts_nothing(
     tester_client: Client, remote: HTTPServer, body: Any
 ) -> None:
-    response = test_unsaved(tester_client, body)
+    response = unsaved_test(tester_client, body)
     assert response.status_code == 400, response.text
     assert response.json()["type"].endswith("/validation-failed")
     assert all(e["pointer"] for e in response.json()["errors"]) or body == []
@@ -226,7 +308,7 @@ def test_invalid_input_is_400_with_pointers_and_contacts_nothing(
 
 @NO_DATABASE
 def test_an_unknown_type_is_404(tester_client: Client) -> None:
-    response = test_unsaved(tester_client, {"config": {}}, "ftp")
+    response = unsaved_test(tester_client, {"config": {}}, "ftp")
     assert response.status_code == 404
     assert response.json()["type"].endswith("/connector-type-not-found")
 
@@ -245,13 +327,13 @@ def _pg(role: PasswordRole, password: str | None = None, database: str | None = 
 def test_postgresql_connects_and_refuses_a_wrong_password(
     tester_client: Client, pg_role: PasswordRole
 ) -> None:
-    assert test_unsaved(tester_client, _pg(pg_role), "postgresql").status_code == 200
-    wrong = test_unsaved(tester_client, _pg(pg_role, password="not-the-password"),
+    assert unsaved_test(tester_client, _pg(pg_role), "postgresql").status_code == 200
+    wrong = unsaved_test(tester_client, _pg(pg_role, password="not-the-password"),
                          "postgresql")
     assert wrong.status_code == 403, wrong.text
     assert "password authentication failed" in wrong.json()["detail"]
     assert "not-the-password" not in wrong.text
-    missing = test_unsaved(tester_client, _pg(pg_role, database="no_such_db"), "postgresql")
+    missing = unsaved_test(tester_client, _pg(pg_role, database="no_such_db"), "postgresql")
     assert missing.status_code == 502, missing.text
     assert "does not exist" in missing.json()["detail"]
 
@@ -265,11 +347,11 @@ def _s3(store: S3Server, secret: str | None = None, bucket: str = BUCKET) -> dic
 @NO_DATABASE
 def test_s3_lists_the_bucket_and_refuses_a_wrong_secret(tester_client: Client,
                                                          s3: S3Server) -> None:
-    assert test_unsaved(tester_client, _s3(s3), "s3").status_code == 200
-    wrong = test_unsaved(tester_client, _s3(s3, secret="wrong-secret-key"), "s3")
+    assert unsaved_test(tester_client, _s3(s3), "s3").status_code == 200
+    wrong = unsaved_test(tester_client, _s3(s3, secret="wrong-secret-key"), "s3")
     assert wrong.status_code == 403, wrong.text
     assert "SignatureDoesNotMatch" in wrong.json()["detail"]
-    missing = test_unsaved(tester_client, _s3(s3, bucket="no-such-bucket"), "s3")
+    missing = unsaved_test(tester_client, _s3(s3, bucket="no-such-bucket"), "s3")
     assert missing.status_code == 502, missing.text
     assert "NoSuchBucket" in missing.json()["detail"]
 
@@ -285,11 +367,11 @@ def test_loopback_targets_are_refused_unless_allowed(
     body = universal(remote.port)
     body["config"] |= {"baseUrl": f"https://{host}:{remote.port}/v1/ping",
                        "allowedHosts": [host]}
-    refused = test_unsaved(client, body)  # the default settings: private targets refused
+    refused = unsaved_test(client, body)  # the default settings: private targets refused
     assert refused.status_code == 400, refused.text
     assert refused.json()["type"].endswith("/target-not-allowed")
     assert remote.log == []
-    assert test_unsaved(tester_client, body).status_code == 200
+    assert unsaved_test(tester_client, body).status_code == 200
     assert len(remote.log) == 1
 
 
