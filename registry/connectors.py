@@ -9,6 +9,7 @@ releases its name in the same save, with every data key destroyed in that transa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -31,12 +32,13 @@ from domain.connectors.ids import connector_name_uuid, encode_connector_id
 from domain.connectors.name_index import ConnectorName, claim_name
 from domain.connectors.state import ConnectorState
 from domain.credentials.state import CredentialState
-from domain.errors import ConcurrentWriteError, StaleVersionError
+from domain.errors import ConcurrentWriteError, RegistryError, StaleVersionError
 from domain.schema import Schema
 from registry.connection.tester import ConnectionTester, TestResult, saved_credentials
 from registry.persistence import DESTROY_KEYS
 
 T = TypeVar("T")
+log = logging.getLogger("registry")
 NOT_FOUND = "connector not found"
 """The one message of every unknown or invisible connector id."""
 
@@ -175,7 +177,11 @@ class ConnectorCommands:
         credential_id: UUID | None = getattr(state, "credential_id", None)
         if credential_id is not None:
             errors = [] if result.ok else [result.message or f"failed ({result.status})"]
-            self.record_credential_check(access.actor, credential_id, errors)
+            try:
+                self.record_credential_check(access.actor, credential_id, errors)
+            except RegistryError as error:  # deleted or changed meanwhile: the test stands
+                log.warning("connection test of %s not recorded on its credential: %s",
+                            state.connector_id, type(error).__name__)
         return saved, result
 
     def connector_credentials(
