@@ -59,7 +59,7 @@ class ConnectionTestController(Controller):
 
     @post("/connectors/{id:str}/test", status_code=200,
           summary="Test a saved connector's connection",
-          responses=_responses(401, 404, 410, 422), opt=allow(EDITORS))
+          responses=_responses(401, 404, 409, 410, 422), opt=allow(EDITORS))
     async def test_saved(self, caller: CallerParam, id: ConnectorPathId,
                          tester: Tester) -> ConnectionTestOut:
         """Connect with the connector's config and credentials; the outcome is recorded on
