@@ -11,6 +11,7 @@ from litestar.di import Provide
 from api.access import AccessMiddleware, caller_of
 from api.bodies import json_document
 from api.catalogue import ConnectorTypeController
+from api.connection_tests import ConnectionTestController
 from api.connections import AuthSchemeConfigController, ConnectionController
 from api.connectors import ConnectorController
 from api.credentials import CredentialController
@@ -24,6 +25,7 @@ from api.tokens import TokenController
 from api.trail import AuditController
 from registry.access import Authenticator
 from registry.auth import TokenVerifier
+from registry.connection.tester import ConnectionTester
 from registry.logs import configure_logging
 from registry.service import Registry
 from registry.settings import Settings
@@ -58,6 +60,7 @@ def create_app(
             ConnectorController,
             AuthSchemeConfigController,
             ConnectionController,
+            ConnectionTestController,
             CredentialController,
             TokenController,
             AuditController,
@@ -67,6 +70,7 @@ def create_app(
         dependencies={
             "caller": Provide(caller_of, sync_to_thread=False),
             "document": Provide(json_document),
+            "tester": Provide(_tester, sync_to_thread=False),
         },
         middleware=[AccessMiddleware()],
         plugins=[problem_details_plugin()],
@@ -74,7 +78,8 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         on_startup=[start],
         on_shutdown=[stop],
-        state=State({"registry": registry}),
+        state=State({"registry": registry,
+                     "tester": ConnectionTester(settings.connections)}),
         openapi_config=openapi_config(),
         debug=False,
         logging_config=None,  # logging is registry.logs.configure_logging's, not Litestar's
@@ -93,3 +98,8 @@ def app_from_env(**kwargs: Any) -> Litestar:
     stderr (JSON lines unless stderr is a terminal)."""
     configure_logging()
     return create_app(Settings.from_env(), follow=True, **kwargs)
+
+
+def _tester(state: State) -> ConnectionTester:
+    tester: ConnectionTester = state.tester
+    return tester

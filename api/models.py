@@ -203,6 +203,25 @@ class ConnectorTypeList(Base):
     connector_types: list[ConnectorTypeOut]
 
 
+class LastTestOut(Base):
+    """The outcome of a connector's last connection test."""
+
+    ok: bool
+    status: int
+    """200, or the status of the problem the test answered (400, 403, 408, 502)."""
+    message: str | None
+    """What the system said when the test failed (never a credential value)."""
+    latency_ms: int | None
+
+
+class ConnectionTestOut(Base):
+    """A connection test that worked."""
+
+    ok: bool
+    latency_ms: int
+    checked_at: str
+
+
 class ConnectorOut(Base):
     """A connector as it is now, or as it was at some version: every field of the model,
     ``null`` when unset. Never a credential value: only which credential fields are set."""
@@ -244,6 +263,8 @@ class ConnectorOut(Base):
     last_sync_at: str | None
     consecutive_errors: int
     last_error: str | None
+    last_tested_at: str | None
+    last_test: LastTestOut | None
     metrics: dict[str, Any]
     event_types: list[str]
     webhook_endpoint_id: str | None
@@ -314,6 +335,8 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
         last_sync_at=iso_timestamp(state.last_sync_at),
         consecutive_errors=state.consecutive_errors,
         last_error=state.last_error,
+        last_tested_at=iso_timestamp(state.last_tested_at),
+        last_test=last_test_out(state),
         metrics=dict(state.metrics),
         event_types=list(state.event_types),
         webhook_endpoint_id=state.webhook_endpoint_id,
@@ -350,6 +373,14 @@ def connector_connections(state: ConnectorState) -> list[dict[str, Any]]:
         "variables": [dict(v) for v in c["variables"]],
         "createdAt": c["createdAt"], "updatedAt": c["updatedAt"],
     } for c in state.connections]
+
+
+def last_test_out(state: ConnectorState) -> LastTestOut | None:
+    """The last test's outcome, ``None`` before the first test."""
+    if state.last_test_ok is None or state.last_test_status is None:
+        return None
+    return LastTestOut(ok=state.last_test_ok, status=state.last_test_status,
+                       message=state.last_test_message, latency_ms=state.last_test_latency_ms)
 
 
 class CredentialOut(Base):

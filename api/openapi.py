@@ -235,6 +235,17 @@ CredentialsBodyOperation = json_body_operation(
     " schema; a body that breaks a rule answers 422 with a pointer into this body to each"
     " violation.",
 )
+ConnectionTestBodyOperation = json_body_operation(
+    {"type": "object", "additionalProperties": False, "required": ["config"],
+     "properties": {
+         "config": {"type": "object", "description": "The config to test: the object the"
+                    " type's `configSchema` states"},
+         "credentials": {"type": "object", "description": "The credentials to test with: the"
+                         " object the type's `credentialsSchema` states"}}},
+    "Unsaved config and credentials of the path's connector type, validated against the"
+    " type's schemas like a connector's (a violation answers 400 with a pointer into this"
+    " body); nothing is stored.",
+)
 ConnectorPatchOperation = json_body_operation(
     {"type": "object", "description": "RFC 7396 merge patch"},
     "An RFC 7396 merge patch applied to the connector's current document; the result is"

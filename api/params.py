@@ -16,6 +16,7 @@ from api.problems import PARAMETER_ALIASES
 from domain.connectors.catalogue import list_types
 from domain.credentials.types import TYPE_NAMES
 from domain.model import SLUG
+from registry.connection.tester import ConnectionTester
 
 INTERNAL = "/internal/v1"
 UNIVERSAL = f"{INTERNAL}/connector/universal"
@@ -39,6 +40,8 @@ PARAMETER_ALIASES.update(
 
 Caller = NamedDependency[access.Caller]
 """The authenticated caller and the registry (dependency ``caller``)."""
+Tester = NamedDependency[ConnectionTester]
+"""The connection tester built from the app's settings (dependency ``tester``)."""
 JsonBody = NamedDependency[Any]
 """The request's JSON document (dependency ``document``): 415 unless JSON, 400 if malformed."""
 

@@ -64,6 +64,13 @@ from domain.errors import (
 )
 from domain.tokens import TokenNotFoundError, TokenRevokedError
 from registry.auth import AuthenticationError
+from registry.connection.errors import (
+    ConnectionFailedError,
+    ConnectionTestInvalidError,
+    ConnectionTimeoutError,
+    CredentialsRefusedError,
+    TargetNotAllowedError,
+)
 from registry.health import DatabaseUnavailableError, as_unavailable
 from registry.logs import REQUEST_ID
 
@@ -119,6 +126,12 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     ConnectionNotFoundError: (404, "connection-not-found", "Connection not found"),
     ConnectionNameTakenError: (409, "connection-name-taken", "Connection name already taken"),
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
+    ConnectionTestInvalidError: (400, "validation-failed", "The request is not valid"),
+    TargetNotAllowedError: (400, "target-not-allowed",
+                            "The target is an address connection tests may not reach"),
+    CredentialsRefusedError: (403, "credentials-refused", "The system refused the credentials"),
+    ConnectionTimeoutError: (408, "connection-timeout", "The system did not answer in time"),
+    ConnectionFailedError: (502, "connection-failed", "The connection failed"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
 }
 

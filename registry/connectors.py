@@ -9,6 +9,7 @@ releases its name in the same save, with every data key destroyed in that transa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -33,12 +34,14 @@ from domain.credentials.credential import Credential
 from domain.errors import ConcurrentWriteError, StaleVersionError
 from domain.schema import Schema
 from domain.scripts.versions import script_versions_uuid
+from registry.connection.tester import ConnectionTester, TestResult, saved_credentials
 from registry.persistence import DESTROY_KEYS
 
 if TYPE_CHECKING:
     from domain.sync.job import SyncQueue
 
 T = TypeVar("T")
+log = logging.getLogger("registry")
 NOT_FOUND = "connector not found"
 """The one message of every unknown or invisible connector id."""
 
@@ -165,6 +168,39 @@ class ConnectorCommands:
         state = self._retrying(attempt)
         self._reclaim()
         return state
+
+    def test_connector(
+        self, access: Access, uuid: UUID, tester: ConnectionTester,
+    ) -> tuple[ConnectorState, TestResult]:
+        """Test a saved connector's connection and record the outcome on it (``Tested
+        connection: ...``) and on the credential its credentials live in (``Validated``).
+
+        Only a caller who may change the connector may test it: a test sends its credentials
+        out. The check runs outside any transaction; its outcome is saved after it.
+        """
+        self._changeable(access, uuid)
+        state, values = self.connector_credentials(access, uuid)
+        assert state.type is not None
+        saved_credentials(state.type, values)
+        result = tester.test(state.type, state.config, values)
+
+        def attempt() -> ConnectorState:
+            connector = self._changeable(access, uuid)
+            connector.record_test(access.actor, result.ok, result.status, result.message,
+                                  result.latency_ms)
+            # The credential holding the connector's credentials takes the outcome in the
+            # same save: its ``errors`` say whether they worked.
+            owned = self._owned_credential(connector.state)
+            checked = []
+            if owned is not None and owned.state.exists and not owned.state.deleted:
+                errors = [] if result.ok else [result.message or f"failed ({result.status})"]
+                owned.record_check(access.actor, errors)
+                checked.append(owned)
+            self._save(connector, *checked)
+            return connector.state
+
+        saved = self._retrying(attempt)
+        return saved, result
 
     def connector_credentials(
         self, access: Access, uuid: UUID,

@@ -89,6 +89,17 @@ class CredentialCommands:
         self._reclaim()
         return credential.state
 
+    def record_credential_check(self, actor: Actor, credential_uuid: UUID,
+                                errors: list[str]) -> CredentialState:
+        """Record what a connection test with the credential found: ``errors`` ``[]`` when
+        it worked, else what the system said (``Validated``)."""
+        from registry.connectors import Access  # registry.connectors imports this module
+
+        credential = self.credential(Access(actor), credential_uuid)
+        credential.record_check(actor, errors)
+        self._save(credential)
+        return credential.state
+
     def expire_credentials(self, now: datetime) -> list[UUID]:
         """Soft-delete every live credential whose ``expiresAt`` is not after ``now``
         (``Deleted (expired)``); answers the ones deleted. One that changed meanwhile (its

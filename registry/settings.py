@@ -19,7 +19,7 @@ from registry.errors import SettingsError
 from registry.jwt_keys import JwksFile, KeySource, PublicKeyFile, SharedSecret
 from registry.sandbox import Sandbox
 
-__all__ = ["JwtSettings", "Settings", "SettingsError", "persistence_env"]
+__all__ = ["ConnectionSettings", "JwtSettings", "Settings", "SettingsError", "persistence_env"]
 
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
@@ -107,6 +107,39 @@ class JwtSettings:
         )
 
 
+TEST_TIMEOUT_SECONDS = 10.0
+API_BASE_TYPES = ("github", "slack", "notion", "google_drive")
+"""The connector types whose API host is fixed, hence overridable (``REGISTRY_API_BASE_*``)."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """How connection tests reach other systems (``registry.connection``)."""
+
+    timeout_seconds: float = TEST_TIMEOUT_SECONDS
+    """The bound of a whole test, connect included."""
+    allow_private_targets: bool = False
+    """Whether a test may reach loopback, private, link-local... addresses."""
+    api_bases: Mapping[str, str] = field(default_factory=dict)
+    """Connector type -> base URL of its API, for the types whose host is fixed."""
+    ca_file: Path | None = None
+    """Extra CA certificates (PEM) trusted for HTTPS, besides the system's."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_seconds <= 300:
+            raise SettingsError("REGISTRY_TEST_TIMEOUT_SECONDS must be > 0 and <= 300")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ConnectionSettings:
+        """Read ``REGISTRY_TEST_TIMEOUT_SECONDS``, ``REGISTRY_ALLOW_PRIVATE_TARGETS``,
+        ``REGISTRY_API_BASE_<TYPE>`` and ``REGISTRY_OUTBOUND_CA_FILE``."""
+        bases = {name: env[f"REGISTRY_API_BASE_{name.upper()}"].rstrip("/")
+                 for name in API_BASE_TYPES if env.get(f"REGISTRY_API_BASE_{name.upper()}")}
+        return cls(timeout_seconds=_seconds(env.get("REGISTRY_TEST_TIMEOUT_SECONDS")),
+                   allow_private_targets=_flag(env, "REGISTRY_ALLOW_PRIVATE_TARGETS"),
+                   api_bases=bases, ca_file=_path(env, "REGISTRY_OUTBOUND_CA_FILE"))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the registry needs to start."""
@@ -121,6 +154,7 @@ class Settings:
     """Where collector scripts run (``REGISTRY_SANDBOX``, ``REGISTRY_SANDBOX_*`` limits)."""
     sync_workers: int = 1
     """Sync workers each serving process runs (``REGISTRY_SYNC_WORKERS``; 0: none)."""
+    connections: ConnectionSettings = field(default_factory=ConnectionSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +168,7 @@ class Settings:
             ready_max_lag=_whole(env, "REGISTRY_READY_MAX_LAG", READY_MAX_LAG),
             sandbox=Sandbox.from_env(env),
             sync_workers=_whole(env, "REGISTRY_SYNC_WORKERS", 1),
+            connections=ConnectionSettings.from_env(env),
         )
 
     @property
@@ -185,3 +220,22 @@ def _whole(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit():
         raise SettingsError(f"{name} must be a whole number >= 0, not {value!r}")
     return int(value)
+
+
+def _seconds(value: str | None) -> float:
+    if value is None or not value.strip():
+        return TEST_TIMEOUT_SECONDS
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"REGISTRY_TEST_TIMEOUT_SECONDS must be a number of seconds, "
+                            f"not {value!r}") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be true or false, not {value!r}")

@@ -123,6 +123,14 @@ class Connector(ConnectorConnections, Aggregate):
             "credential_fields": ev.credential_field_names(credentials),
             "auth_type": auth_type})])
 
+    def record_test(self, actor: Actor, ok: bool, status: int, message: str | None,
+                    latency_ms: int | None) -> None:
+        """Record the outcome of a connection test (``Tested connection: ...``)."""
+        self.visible_state()
+        self._record(actor, [(ev.ConnectionTested, {"ok": ok, "status": status,
+                                                     "message": message,
+                                                     "latency_ms": latency_ms})])
+
     def attach_schema(self, actor: Actor, schema_id: UUID) -> None:
         """A new schema (or one created again after its erase) joins the live connector."""
         state = self.visible_state()

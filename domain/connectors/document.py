@@ -41,7 +41,7 @@ READ_ONLY = (
     "createdAt", "createdBy", "updatedAt", "updatedBy", "deleted", "deletedAt", "deletedBy",
     "syncStatus", "lastSyncAt", "consecutiveErrors", "lastError", "metrics",
     "oauthRefreshNeeded", "oauthTokenExpiresAt", "credentialLastRotatedAt", "nextRotationDue",
-    "schemaVersion", "schemaCount",
+    "schemaVersion", "schemaCount", "lastTestedAt", "lastTest",
 )
 """Keys a client may send back from a GET; they are ignored, never an error."""
 

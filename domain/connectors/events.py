@@ -27,7 +27,8 @@ from domain.connectors.lifecycle import (
 from domain.connectors.state import SCALAR_FIELDS, ConnectorState
 
 __all__ = [
-    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectorEvent", "Created",
+    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectionTested",
+    "ConnectorEvent", "Created",
     "CredentialsReplaced", "Deleted", "Disabled", "Enabled", "Erased", "FieldChanged",
     "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDeleted", "SchemaDetached",
     "SchemaRestored", "ScopeChanged",
@@ -268,6 +269,33 @@ recorded then still say so, and now set the top-level ``connection_variables`` i
 
 def _config_only(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if key != LEGACY_VARIABLES}
+
+
+class ConnectionTested(ConnectorEvent):
+    """The connection was tested: the outcome, never a credential value."""
+
+    ok: bool
+    status: int
+    message: str | None
+    latency_ms: int | None
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(
+            state, last_tested_at=self.timestamp, last_test_ok=self.ok,
+            last_test_status=self.status, last_test_message=self.message,
+            last_test_latency_ms=self.latency_ms)
+
+    def text(self) -> str:
+        return f"Tested connection: {test_outcome(self.ok, self.status)}"
+
+
+TEST_OUTCOMES = {400: "not allowed", 403: "refused", 408: "timed out", 502: "failed"}
+"""How history words a failed test, by its status."""
+
+
+def test_outcome(ok: bool, status: int) -> str:
+    """One word (and the status) for a test's outcome: ``ok``, ``refused (403)``..."""
+    return "ok" if ok else f"{TEST_OUTCOMES.get(status, 'failed')} ({status})"
 
 
 def _frozen(value: Any) -> Any:

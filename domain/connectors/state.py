@@ -89,6 +89,14 @@ class ConnectorState(RevisionState):
     documentation_url: str | None = None
     image_url: str | None = None
     application_id: str | None = None
+    last_tested_at: datetime | None = None
+    """When the connection was last tested (``None``: never)."""
+    last_test_ok: bool | None = None
+    last_test_status: int | None = None
+    """The status the last test answered: 200, or its problem's (400, 403, 408, 502)."""
+    last_test_message: str | None = None
+    """What the system said when the last test failed (never a credential value)."""
+    last_test_latency_ms: int | None = None
     schemas: tuple[UUID, ...] = ()
     """Every schema the connector holds, soft-deleted ones included (an erase takes them all)."""
     deleted_schemas: tuple[UUID, ...] = ()

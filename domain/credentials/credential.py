@@ -98,6 +98,11 @@ class Credential(CredentialUsages, Aggregate):
             document["data"] = merge_patch["data"]
         return self.replace(actor, document)
 
+    def record_check(self, actor: Actor, errors: list[str]) -> None:
+        """Record what a connection test with this credential found (``Validated``)."""
+        self.visible_state()
+        self._record(actor, [(ev.Validated, {"errors": list(errors)})])
+
     def delete(self, actor: Actor, reason: str | None = None) -> None:
         """Soft-delete: hidden, restorable, history kept (``reason`` ``expired`` by expiry).
 

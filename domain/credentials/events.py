@@ -105,6 +105,19 @@ class DataReplaced(CredentialEvent):
         return "Changed credential data"
 
 
+class Validated(CredentialEvent):
+    """A connection test used the credential: ``errors`` is ``[]`` when it worked, else what
+    the system said (never a value)."""
+
+    errors: list[str]
+
+    def change(self, state: CredentialState) -> CredentialState:
+        return dataclasses.replace(state, errors=tuple(self.errors))
+
+    def text(self) -> str:
+        return "Validated: ok" if not self.errors else "Validated: failed"
+
+
 class Deleted(CredentialEvent):
     """Soft-deleted by a caller, or by its expiry (``reason`` ``expired``)."""
 
@@ -146,8 +159,8 @@ class Erased(CredentialEvent):
 
 
 def _with_data(state: CredentialState, data: dict[str, Any], at: datetime) -> CredentialState:
-    # The data passed its type's schema: nothing is wrong with it ("errors": []). A test
-    # connection will fill ``errors`` later, when connections exist.
+    # The data passed its type's schema: nothing is wrong with it ("errors": []) until a
+    # connection test says otherwise (``Validated``).
     return dataclasses.replace(state, data_fields=tuple(sorted(data)), data_set=True,
                                rotated_at=at, errors=())
 

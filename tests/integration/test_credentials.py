@@ -111,3 +111,19 @@ def test_erase_destroys_the_data_key_and_leaves_no_name_or_value(
     erased = registry.credentials.get("acme", doomed.id)
     assert erased is not None and erased.erased and erased.name is None
     assert changes(registry, doomed.id) == [["Erased"]]
+
+
+def test_a_connection_check_sets_errors_and_survives_a_rebuild(registry: Registry) -> None:
+    app = registry.app
+    state = app.create_credential(AS_ADMIN, document("checked"))
+    app.record_credential_check(AS_ADMIN.actor, state.id, ["401 Unauthorized: bad token"])
+    failed = registry.credentials.get("acme", state.id)
+    assert failed is not None and failed.errors == ("401 Unauthorized: bad token",)
+    app.record_credential_check(AS_ADMIN.actor, state.id, [])
+    assert changes(registry, state.id)[:2] == [["Validated: ok"], ["Validated: failed"]]
+    live = registry.credentials.get("acme", state.id)
+    assert live is not None and live.errors == ()
+    registry.rebuild()
+    assert registry.credentials.get("acme", state.id) == live
+    with pytest.raises(CredentialNotFoundError):
+        app.record_credential_check(OTHER.actor, state.id, [])

@@ -288,3 +288,23 @@ def test_redacted_events_rebuild_an_erased_connector() -> None:
     assert rebuilt.state == connector.state
     assert rebuilt.version == connector.version
     assert ConnectorRedacted.shredded is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("ok", "status", "text"), [
+    (True, 200, "Tested connection: ok"), (False, 403, "Tested connection: refused (403)"),
+    (False, 408, "Tested connection: timed out (408)"),
+    (False, 502, "Tested connection: failed (502)"),
+    (False, 400, "Tested connection: not allowed (400)"),
+])
+def test_a_connection_test_is_one_revision_with_its_outcome(ok: bool, status: int,
+                                                            text: str) -> None:
+    connector = created()
+    before = connector.state.revision
+    connector.record_test(ALICE, ok, status, None if ok else "what it said", 42)
+    (event,) = [e for e in connector.collect_events() if isinstance(e, ev.ConnectionTested)]
+    state = connector.state
+    assert state.revision == before + 1 and state.last_tested_at == event.timestamp
+    assert (state.last_test_ok, state.last_test_status, state.last_test_latency_ms) == (
+        ok, status, 42)
+    assert state.last_test_message == (None if ok else "what it said")
+    assert change_texts([event]) == [text]
