@@ -128,7 +128,7 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     TokenRevokedError: (409, "api-token-revoked", "API token already revoked"),
     ConnectionTestInvalidError: (400, "validation-failed", "The request is not valid"),
     TargetNotAllowedError: (400, "target-not-allowed",
-                            "The target is an address connection tests may not reach"),
+                            "The target is an address the registry may not reach"),
     CredentialsRefusedError: (403, "credentials-refused", "The system refused the credentials"),
     ConnectionTimeoutError: (408, "connection-timeout", "The system did not answer in time"),
     ConnectionFailedError: (502, "connection-failed", "The connection failed"),

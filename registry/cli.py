@@ -192,7 +192,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         if why is not None and not registry.app.sandbox.unsandboxed:
             print(f"registry worker: collector scripts cannot run here: {why}", file=sys.stderr)
         if args.once:
-            for state in run_until_idle(SyncWorker(registry.app)):
+            worker = SyncWorker(registry.app, outbound=settings.connections)
+            for state in run_until_idle(worker):
                 print(json.dumps({"jobId": state.job_id, "status": state.status,
                                   "error": state.error}))
             return 0

@@ -58,7 +58,8 @@ class Registry:
     def start_working(self, count: int | None = None) -> None:
         """Start the sync workers (``Settings.sync_workers`` unless ``count`` is given)."""
         for _ in range(self.settings.sync_workers if count is None else count):
-            thread = WorkerThread(SyncWorker(self.app), self.settings.follow_interval)
+            worker = SyncWorker(self.app, outbound=self.settings.connections)
+            thread = WorkerThread(worker, self.settings.follow_interval)
             thread.start()
             self._workers.append(thread)
 

@@ -39,10 +39,13 @@ from domain.sync.ids import sync_queue_uuid
 from domain.sync.job import NO_CHECKPOINT, SyncJob, SyncQueue, enter_queue
 from domain.sync.state import Progress, SyncJobState
 from projections.sync import SyncJobQueries
+from registry.connection.guard import TargetGuard
+from registry.connection.http import http_client
 from registry.health import DatabaseUnavailableError
 from registry.records import RecordStore, SchemaKeyGoneError, primary_key
 from registry.sandbox import Checkpoint, Idle, LogLine, Record, ScriptFailedError
 from registry.scripts import scripted
+from registry.settings import ConnectionSettings
 
 if TYPE_CHECKING:
     from domain.connectors.connector import Connector
@@ -234,9 +237,13 @@ class SyncWorker:
     """Runs claimed jobs one at a time: the embedded worker of ``registry serve`` and the
     workers of ``registry worker`` are instances of this."""
 
-    def __init__(self, app: Any, name: str | None = None) -> None:
+    def __init__(self, app: Any, name: str | None = None,
+                 outbound: ConnectionSettings | None = None) -> None:
         self.app = app
         self.name = name or f"worker-{uuid_module.uuid4().hex[:12]}"
+        self.outbound = outbound or ConnectionSettings()
+        """How scripts' requests leave: the address guard and trusted CAs of connection
+        tests (``REGISTRY_ALLOW_PRIVATE_TARGETS``, ``REGISTRY_OUTBOUND_CA_FILE``)."""
         self.records = RecordStore(app.db)
         self._http: HostHttp | None = None
 
@@ -274,7 +281,7 @@ class SyncWorker:
         context = {"config": dict(connector.config), "credentials": credentials or {},
                    "variables": _variables(connector),
                    "state": self._checkpoint(state.tenant, connector.id, job.id)}
-        http = HostHttp(_allowed_hosts(connector))
+        http = HostHttp(_allowed_hosts(connector), self.outbound)
         self._http = http
         tally = _Tally()
         reported = time.monotonic()
@@ -377,11 +384,15 @@ class SyncWorker:
 
 
 class HostHttp:
-    """Makes a script's ``ctx.http`` requests for it: only to the connector's own hosts."""
+    """Makes a script's ``ctx.http`` requests for it: only to the connector's own hosts,
+    only to public addresses unless the deployment allows private ones (the address guard
+    of connection tests, checked at connect time), never following a redirect."""
 
-    def __init__(self, allowed: frozenset[str]) -> None:
+    def __init__(self, allowed: frozenset[str], outbound: ConnectionSettings) -> None:
         self.allowed = allowed
-        self.client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        guard = TargetGuard(allow_private=outbound.allow_private_targets)
+        ca_file = str(outbound.ca_file) if outbound.ca_file else None
+        self.client = http_client(guard, HTTP_TIMEOUT, ca_file)
         self.requests = 0
         self.request_ms = 0.0
 
@@ -408,6 +419,8 @@ class HostHttp:
             return {"ok": False, "error": f"{parts.hostname} did not answer in time"}
         except httpx.HTTPError as error:
             return {"ok": False, "error": f"{parts.hostname}: {type(error).__name__}"}
+        except RegistryError as refused:  # the address guard: a private or loopback target
+            return {"ok": False, "error": str(refused)}
         self.requests += 1
         self.request_ms += (time.perf_counter() - started) * 1000
         body = response.content[:MAX_HTTP_BODY].decode(response.encoding or "utf-8", "replace")

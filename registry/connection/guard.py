@@ -33,7 +33,8 @@ def refuse_forbidden(host: str, addresses: list[Address]) -> None:
     for address in addresses:
         if forbidden(address):
             raise TargetNotAllowedError(
-                f"{host} resolves to {address}, an address connection tests may not reach")
+                f"{host} resolves to {address}, an address the registry may not reach "
+                "(private, loopback or reserved; see REGISTRY_ALLOW_PRIVATE_TARGETS)")
 
 
 @dataclass(frozen=True)

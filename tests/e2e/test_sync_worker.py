@@ -20,6 +20,7 @@ import pytest
 
 from registry.records import RecordStore, primary_key
 from registry.service import Registry
+from registry.settings import ConnectionSettings
 from registry.sync import SyncWorker
 from tests.conftest import Backend
 from tests.fixtures import SECRET, connector_body, seed_create
@@ -91,7 +92,8 @@ def test_a_killed_worker_leaves_no_job_running(
     job = registry.app.request_sync(OWNER, connector.id)
 
     log = tmp_path / "worker.log"
-    env = environment(backend.data_dir, SECRET, REGISTRY_DATABASE_URL=backend.url)
+    env = environment(backend.data_dir, SECRET, REGISTRY_DATABASE_URL=backend.url,
+                      REGISTRY_ALLOW_PRIVATE_TARGETS="true")
     with log.open("w") as output:
         worker = subprocess.Popen([*REGISTRY, "worker"], env=env, stdout=output,
                                   stderr=subprocess.STDOUT, start_new_session=True)
@@ -115,7 +117,8 @@ def test_a_killed_worker_leaves_no_job_running(
     assert registry.app.sync_job(OWNER, connector.id, job.id).status == "queued"
 
     MODE["mode"] = "fast"
-    finished = SyncWorker(registry.app, "worker-b").run_once()
+    finished = SyncWorker(registry.app, "worker-b",
+                          outbound=ConnectionSettings(allow_private_targets=True)).run_once()
     assert finished is not None and finished.id == job.id
     assert finished.status == "succeeded" and finished.attempt == 2
     assert "requeued: its worker stopped answering" in finished.log

@@ -19,12 +19,15 @@ from domain.sync.errors import SyncInProgressError, SyncJobFinishedError
 from domain.sync.state import Progress
 from registry.records import RecordStore, primary_key
 from registry.service import Registry
+from registry.settings import ConnectionSettings
 from registry.sync import SyncWorker
 from tests.conftest import Backend
 from tests.fixtures import connector_body, seed_create
 from tests.integration.test_connectors import OWNER
 
 PAGES: dict[int, list[dict[str, Any]]] = {}
+LOCAL = ConnectionSettings(allow_private_targets=True)
+"""The pages are served on loopback: allowed here, refused by default."""
 
 
 class Pages(BaseHTTPRequestHandler):
@@ -96,7 +99,7 @@ def test_a_sync_stores_valid_records_reports_drift_and_a_second_sync_updates(
     connector = universal(registry, server)
     schema = registry.app.create_schema(OWNER, seed_create() | {
         "connectorId": connector.connector_id})
-    worker = SyncWorker(registry.app, "worker-a")
+    worker = SyncWorker(registry.app, "worker-a", outbound=LOCAL)
 
     queued = registry.app.request_sync(OWNER, connector.id)
     assert queued.status == "queued" and queued.script_version is not None
@@ -146,7 +149,7 @@ def test_a_failing_script_fails_the_job_and_frees_the_connector(
     registry.app.save_script_version(OWNER, connector.id, {"name": "v1",
                                                            "script": script(server)})
     registry.app.request_sync(OWNER, connector.id)
-    failed = SyncWorker(registry.app).run_once()
+    failed = SyncWorker(registry.app, outbound=LOCAL).run_once()
     assert failed is not None and failed.status == "failed"
     assert failed.error is not None and "host not allowed: 127.0.0.1" in failed.error
     health = registry.app.sync_jobs.health(connector.id, datetime.now(UTC))
@@ -186,7 +189,7 @@ def test_erasing_the_connector_erases_its_jobs_and_records(
     schema = registry.app.create_schema(OWNER, seed_create() | {
         "connectorId": connector.connector_id})
     registry.app.request_sync(OWNER, connector.id)
-    done = SyncWorker(registry.app).run_once()
+    done = SyncWorker(registry.app, outbound=LOCAL).run_once()
     assert done is not None and done.status == "succeeded"
     registry.app.request_sync(OWNER, connector.id)  # still queued at the erase
     kept = universal(registry, server, "Kept")
@@ -197,7 +200,20 @@ def test_erasing_the_connector_erases_its_jobs_and_records(
     registry.rebuild()
     assert jobs(registry) == live  # a rebuild gives exactly the live rows
     assert RecordStore(registry.db).count(schema.id) == 0
-    ran = SyncWorker(registry.app).run_once()  # the erased connector's job is gone
+    ran = SyncWorker(registry.app, outbound=LOCAL).run_once()  # the erased connector's job is gone
     assert ran is not None and ran.connector_id == kept.id
     dump = backend.dump()
     assert "ERASEDmarkQUAGGA" not in dump
+
+
+def test_a_loopback_target_is_refused_unless_the_deployment_allows_it(
+    registry: Registry, server: str,
+) -> None:
+    PAGES.clear()
+    PAGES.update({1: [user(1)]})
+    connector = universal(registry, server)
+    registry.app.request_sync(OWNER, connector.id)
+    refused = SyncWorker(registry.app).run_once()  # the default: public addresses only
+    assert refused is not None and refused.status == "failed"
+    assert refused.error is not None and "127.0.0.1" in refused.error
+    assert "may not reach" in refused.error
