@@ -14,6 +14,7 @@ from api.catalogue import ConnectorTypeController
 from api.connectors import ConnectorController
 from api.credentials import CredentialController
 from api.generate import GenerateController, ModelController, health
+from api.oauth import OAuthController
 from api.observability import RequestIds, ready
 from api.openapi import openapi_config
 from api.params import UNIVERSAL
@@ -54,6 +55,7 @@ def create_app(
                                               ModelController]),
             ConnectorTypeController,
             ConnectorController,
+            OAuthController,
             CredentialController,
             TokenController,
             AuditController,

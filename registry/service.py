@@ -24,12 +24,19 @@ log = logging.getLogger("registry")
 Watcher = Callable[[], None]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Registry:
     """Application, read models and queries over one database."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = SchemaRegistry(env=persistence_env(settings.database_url))
+        self.app = SchemaRegistry(env=persistence_env(settings.database_url),
+                                  oauth=settings.oauth)
+        self.clock: Callable[[], datetime] = _utc_now
+        """What time it is for commands that take ``now`` (tests set another clock)."""
         self.db = self.app.db
         self.projector = self.app.projector
         self.queries = SchemaQueries(self.db)
@@ -53,9 +60,11 @@ class Registry:
             self._follower.start()
 
     def tick(self) -> None:
-        """One turn of the follower: catch up, then expire the credentials now due."""
+        """One turn of the follower: catch up, expire the credentials now due, and refresh
+        the OAuth tokens about to expire."""
         self.follow()
         self.expire()
+        self.refresh_oauth()
 
     def expire(self, now: datetime | None = None) -> None:
         """Soft-delete every credential whose ``expiresAt`` has come (``Deleted (expired)``).
@@ -64,7 +73,18 @@ class Registry:
         and the loser skips it. While the database is down this does nothing.
         """
         try:
-            self.app.expire_credentials(now or datetime.now(UTC))
+            self.app.expire_credentials(now or self.clock())
+        except DatabaseUnavailableError:
+            return
+
+    def refresh_oauth(self, now: datetime | None = None) -> None:
+        """Refresh the OAuth tokens of every connector due within the refresh margin.
+
+        Two processes refreshing one connector race on its version and the loser skips it.
+        While the database is down this does nothing.
+        """
+        try:
+            self.app.refresh_oauth_tokens(now or self.clock())
         except DatabaseUnavailableError:
             return
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from registry.database_url import Database, parse_database_url, persistence_env
 from registry.errors import SettingsError
 from registry.jwt_keys import JwksFile, KeySource, PublicKeyFile, SharedSecret
+from registry.oauth_settings import OAuthSettings
 
-__all__ = ["JwtSettings", "Settings", "SettingsError", "persistence_env"]
+__all__ = ["JwtSettings", "OAuthSettings", "Settings", "SettingsError", "persistence_env"]
 
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
@@ -116,6 +117,7 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     follow_interval: float = 0.5
     ready_max_lag: int = READY_MAX_LAG
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +129,7 @@ class Settings:
             data_dir=data_dir,
             jwt=JwtSettings.from_env(env, secret_file=data_dir / SECRET_FILE),
             ready_max_lag=_whole(env, "REGISTRY_READY_MAX_LAG", READY_MAX_LAG),
+            oauth=OAuthSettings.from_env(env),
         )
 
     @property

@@ -8,13 +8,14 @@ each event evolves a frozen :class:`ConnectorState` that read models share.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as AggregateSnapshot
 
-from domain.common import Actor, Redacted, record_revision, revision_meta
+from domain.common import Actor, Redacted, iso_timestamp, record_revision, revision_meta
 from domain.connectors import events as ev
 from domain.connectors.catalogue import auth_type_of, get_type, validate_credentials
 from domain.connectors.document import parse_connector, without_read_only
@@ -25,6 +26,7 @@ from domain.connectors.errors import (
     ConnectorNotDeletedError,
     ConnectorNotFoundError,
     ConnectorNotLiveError,
+    ConnectorRefreshBusyError,
     ConnectorValidationError,
 )
 from domain.connectors.merge_patch import apply_merge_patch
@@ -113,6 +115,20 @@ class Connector(Aggregate):
         auth_type = auth_type_of(entry, credentials)
         self._record(actor, [(ev.CredentialsReplaced,
                               {"credentials": dict(credentials), "auth_type": auth_type})])
+
+    def start_oauth_refresh(self, actor: Actor, now: datetime, lease: timedelta) -> None:
+        """Take the refresh of the OAuth tokens for ``lease``; refused while another
+        refresh holds it."""
+        state = self.visible_state()
+        if state.oauth_refresh_until is not None and now < state.oauth_refresh_until:
+            raise ConnectorRefreshBusyError(
+                f"the OAuth tokens of connector {state.connector_id} are being refreshed")
+        self._record(actor, [(ev.OAuthRefreshStarted, {"until": iso_timestamp(now + lease)})])
+
+    def record_oauth_refresh_failure(self, actor: Actor, error: str) -> None:
+        """The OAuth tokens could not be refreshed: ``oauthRefreshNeeded`` turns true."""
+        self.visible_state()
+        self._record(actor, [(ev.OAuthRefreshFailed, {"error": error})])
 
     def attach_schema(self, actor: Actor, schema_id: UUID) -> None:
         """A new schema (or one created again after its erase) joins the live connector."""

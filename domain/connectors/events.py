@@ -13,6 +13,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.common import parse_timestamp
 from domain.connectors.base import ConnectorEvent, change_texts, render
 from domain.connectors.lifecycle import (
     Deleted,
@@ -26,11 +27,33 @@ from domain.connectors.lifecycle import (
 from domain.connectors.state import SCALAR_FIELDS, ConnectorState
 
 __all__ = [
-    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectorEvent", "Created",
-    "CredentialsReplaced", "Deleted", "Disabled", "Enabled", "Erased", "FieldChanged",
-    "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDeleted", "SchemaDetached",
-    "SchemaRestored", "ScopeChanged",
-    "SharedWithUser", "TagAdded", "TagRemoved", "UnsharedWithUser", "change_texts", "render",
+    "ConfigKeyAdded",
+    "ConfigKeyChanged",
+    "ConfigKeyRemoved",
+    "ConnectorEvent",
+    "Created",
+    "CredentialsReplaced",
+    "Deleted",
+    "Disabled",
+    "Enabled",
+    "Erased",
+    "FieldChanged",
+    "OAuthRefreshFailed",
+    "OAuthRefreshStarted",
+    "OwnerChanged",
+    "Renamed",
+    "Restored",
+    "SchemaAttached",
+    "SchemaDeleted",
+    "SchemaDetached",
+    "SchemaRestored",
+    "ScopeChanged",
+    "SharedWithUser",
+    "TagAdded",
+    "TagRemoved",
+    "UnsharedWithUser",
+    "change_texts",
+    "render",
 ]
 
 
@@ -123,6 +146,33 @@ class CredentialsReplaced(ConnectorEvent):
 
     def text(self) -> str:
         return "Changed credentials"
+
+
+class OAuthRefreshStarted(ConnectorEvent):
+    """The registry is refreshing the OAuth tokens; no other process does until ``until``
+    (a lease: the version this records is the one the refresh must still find)."""
+
+    until: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, oauth_refresh_until=parse_timestamp(self.until))
+
+    def text(self) -> str:
+        return "OAuth refresh started"
+
+
+class OAuthRefreshFailed(ConnectorEvent):
+    """The registry could not refresh the OAuth tokens (no refresh token, or the provider
+    refused): a user must authorise again. ``error`` never holds a token."""
+
+    error: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, oauth_refresh_needed=True, last_error=self.error,
+                                   oauth_refresh_until=None)
+
+    def text(self) -> str:
+        return f"OAuth refresh failed: {self.error}"
 
 
 class Enabled(ConnectorEvent):
@@ -243,7 +293,9 @@ def _frozen(value: Any) -> Any:
 def _with_credentials(state: ConnectorState, credentials: dict[str, Any], auth_type: str | None,
                       at: datetime) -> ConnectorState:
     names = tuple(sorted(key for key in credentials if key != "authType"))
+    expires = credentials.get("expiresAt")
     return dataclasses.replace(
         state, auth_type=auth_type, credential_fields=names, credentials_set=True,
-        credential_last_rotated_at=at,
+        credential_last_rotated_at=at, oauth_refresh_needed=False, oauth_refresh_until=None,
+        oauth_token_expires_at=parse_timestamp(expires) if isinstance(expires, str) else None,
     )

@@ -215,7 +215,8 @@ def test_every_state_attribute_survives_a_row() -> None:
         shared_to_org=True, config={"bucket": "b", "nested": {"list": [1, 2]}},
         vault_path="/v", auth_type="accessKey", credential_fields=("k",), credentials_set=True,
         credential_last_rotated_at=moment, rotation_days=30, oauth_refresh_needed=True,
-        oauth_token_expires_at=moment, enabled=False, sync_status="error", last_sync_at=moment,
+        oauth_token_expires_at=moment, oauth_refresh_until=moment, enabled=False,
+        sync_status="error", last_sync_at=moment,
         consecutive_errors=3, last_error="boom", metrics={"rows": 5}, event_types=("e",),
         webhook_endpoint_id="w", tags={"t": "v"}, public=True, documentation_url="https://d",
         image_url="https://i", application_id="app", schemas=(held := uuid.uuid4(),),
@@ -313,7 +314,7 @@ def test_a_rebuild_gives_the_live_tables(tmp_path: Path) -> None:
 def test_the_registry_builds_the_tables_and_filters_tags_on_each_backend(
     registry: Registry,
 ) -> None:
-    assert "connectors:2" in registry.projector.layout
+    assert "connectors:3" in registry.projector.layout
     tagged = Connector.create(ALICE, uuid.uuid4(), seed_s3(tags={"team": "data", "area:eu": "x"}))
     plain = Connector.create(ALICE, uuid.uuid4(), seed_s3(name="Plain", enabled=False))
     project(registry.db, tagged, plain)
