@@ -16,6 +16,7 @@ from api.connections import AuthSchemeConfigController, ConnectionController
 from api.connectors import ConnectorController
 from api.credentials import CredentialController
 from api.generate import GenerateController, ModelController, health
+from api.oauth import OAuthController
 from api.observability import RequestIds, ready
 from api.openapi import openapi_config
 from api.params import UNIVERSAL
@@ -61,6 +62,7 @@ def create_app(
             AuthSchemeConfigController,
             ConnectionController,
             ConnectionTestController,
+            OAuthController,
             CredentialController,
             TokenController,
             AuditController,

@@ -35,10 +35,10 @@ from api.models import (
 )
 from api.openapi import (
     ConnectorBodyOperation,
-    ConnectorCreateOperation,
     ConnectorPatchOperation,
     CredentialsBodyOperation,
     connector_responses,
+    problem,
     problems,
 )
 from api.params import (
@@ -55,6 +55,7 @@ from api.params import (
     IncludeDeletedSchemas,
     JsonBody,
     Limit,
+    OAuthKey,
     ProviderFilter,
     ScopeFilter,
     TagFilter,
@@ -130,6 +131,10 @@ def current(queries: ConnectorQueries, caller: Caller, uuid: UUID,
 def _changed_responses() -> dict[int, ResponseSpec]:
     """The answers of a change with a body and ``If-Match``: the connector, or a problem."""
     return problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422) | connector_responses()
+
+
+_OAUTH_KEY_UNUSABLE = problem(408, "The oauth-key is unknown, used, older than ten minutes, or"
+                              " of another tenant or connector type")
 
 
 def _respond(state: ConnectorState, status_code: int = 200,
@@ -236,43 +241,48 @@ class ConnectorController(Controller):
         return await schema_page(caller, state.connector_id, entity_type, limit, cursor,
                                  include_deleted)
 
-    @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422),
-          summary="Create a connector", operation_class=ConnectorCreateOperation,
+    @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422) | _OAUTH_KEY_UNUSABLE,
+          summary="Create a connector", operation_class=ConnectorBodyOperation,
           opt=allow(EDITORS))
     async def create_connector(
-        self, caller: CallerParam, document: JsonBody
+        self, caller: CallerParam, document: JsonBody, oauth_key: OAuthKey = None,
     ) -> Response[ConnectorOut]:
-        """Create a connector (``cnn_`` id); the caller owns it unless ``ownerId`` says else."""
+        """Create a connector (``cnn_`` id); the caller owns it unless ``ownerId`` says else.
+        With ``oauth-key``, the credentials are the tokens of that completed OAuth flow."""
         stamped = server_stamped(document)
         if stamped:
             raise ConnectorValidationError(stamped)
-        state = await run(caller.registry.app.create_connector, caller.access, document)
+        state = await run(caller.registry.app.create_connector, caller.access, document,
+                          oauth_key=oauth_key, now=caller.registry.clock())
         return _respond(state, 201, {"Location": f"{CONNECTOR_PATH}/{state.connector_id}"})
 
-    @patch("/{id:str}", responses=_changed_responses(),
+    @patch("/{id:str}", responses=_changed_responses() | _OAUTH_KEY_UNUSABLE,
            summary="Change a connector with a merge patch (RFC 7396)",
            operation_class=ConnectorPatchOperation, opt=allow(EDITORS))
     async def patch_connector(
         self, caller: CallerParam, document: JsonBody, id: ConnectorPathId,
-        if_match: IfMatch = None,
+        if_match: IfMatch = None, oauth_key: OAuthKey = None,
     ) -> Response[ConnectorOut]:
-        """Merge the patch into the current document; one new version, or none if unchanged."""
+        """Merge the patch into the current document; one new version, or none if unchanged.
+        With ``oauth-key``, the new credentials are the tokens of that OAuth flow."""
         state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
-                             patch=True)
+                             patch=True, oauth_key=oauth_key, now=caller.registry.clock())
         return _respond(state)
 
-    @put("/{id:str}", responses=_changed_responses(), summary="Replace a connector",
+    @put("/{id:str}", responses=_changed_responses() | _OAUTH_KEY_UNUSABLE,
+         summary="Replace a connector",
          operation_class=ConnectorBodyOperation, opt=allow(EDITORS))
     async def replace_connector(
         self, caller: CallerParam, document: JsonBody, id: ConnectorPathId,
-        if_match: IfMatch = None,
+        if_match: IfMatch = None, oauth_key: OAuthKey = None,
     ) -> Response[ConnectorOut]:
         """Full replacement: fields left out return to their unset value (owner and
-        credentials are kept); one new version, or none if nothing differs."""
+        credentials are kept); one new version, or none if nothing differs. With
+        ``oauth-key``, the new credentials are the tokens of that OAuth flow."""
         state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
-                             patch=False)
+                             patch=False, oauth_key=oauth_key, now=caller.registry.clock())
         return _respond(state)
 
     @put("/{id:str}/credentials", responses=_changed_responses(),

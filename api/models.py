@@ -538,3 +538,17 @@ def connector_type_out(entry: ConnectorType) -> ConnectorTypeOut:
         config_schema=entry.config_schema,
         credentials_schema=entry.credentials_schema,
     )
+
+
+class OAuthAuthorizeOut(Base):
+    """Where to send the user to authorise: the provider's URL, with ``state`` and a PKCE
+    challenge."""
+
+    auth_url: str
+
+
+class OAuthKeyOut(Base):
+    """The one-time key a connector create or update takes as ``?oauth-key=``."""
+
+    oauth_key: str
+    expires_at: str

@@ -16,6 +16,7 @@ from api.problems import PARAMETER_ALIASES
 from domain.connectors.catalogue import list_types
 from domain.credentials.types import TYPE_NAMES
 from domain.model import SLUG
+from domain.oauth.tokens import code_flow_types
 from registry.connection.tester import ConnectionTester
 
 INTERNAL = "/internal/v1"
@@ -36,6 +37,7 @@ PARAMETER_ALIASES.update(
     scope_filter="scope",
     credential_cursor="cursor",
     credential_type="type",
+    oauth_key="oauth-key",
 )
 
 Caller = NamedDependency[access.Caller]
@@ -216,4 +218,17 @@ CredentialTypeFilter = Annotated[
 IncludeDeletedCredentials = Annotated[
     bool,
     QueryParameter(name="includeDeleted", description="true: also soft-deleted credentials"),
+]
+OAuthTypeName = Annotated[
+    str,
+    PathParameter(description="A connector type with an OAuth flow; any other value answers 404",
+                  schema_extra={"enum": list(code_flow_types())}),
+]
+OAuthKey = Annotated[
+    str | None,
+    QueryParameter(name="oauth-key", description="The `oauthKey` of a completed OAuth flow of"
+                   " the connector's type: its tokens become the credentials (then no"
+                   " `credentials` in the body). Used once; unknown, used, older than ten"
+                   " minutes or another tenant's: 408; over 200 characters: 422",
+                   max_length=200),
 ]

@@ -34,6 +34,7 @@ from domain.connectors.errors import (
     ConnectorNotDeletedError,
     ConnectorNotFoundError,
     ConnectorNotLiveError,
+    ConnectorRefreshBusyError,
     ConnectorTypeNotFoundError,
     ConnectorValidationError,
     ConnectorVersionNotFoundError,
@@ -61,6 +62,12 @@ from domain.errors import (
     SchemaVersionNotFoundError,
     StaleVersionError,
     Violation,
+)
+from domain.oauth.errors import (
+    OAuthExchangeError,
+    OAuthKeyExpiredError,
+    OAuthNotConfiguredError,
+    OAuthTypeError,
 )
 from domain.tokens import TokenNotFoundError, TokenRevokedError
 from registry.auth import AuthenticationError
@@ -91,6 +98,7 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     SchemaForbiddenError: (403, "schema-forbidden",
                            "Only callers who can see a schema's connector may change it"),
     ConcurrentWriteError: (409, "concurrent-write", "Concurrent modification"),
+    ConnectorRefreshBusyError: (409, "concurrent-write", "Concurrent modification"),
     StaleVersionError: (412, "stale-version", "Precondition failed: stale version"),
     AuthenticationError: (401, "unauthenticated", "Authentication required"),
     TokenNotFoundError: (404, "api-token-not-found", "API token not found"),
@@ -133,6 +141,10 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     ConnectionTimeoutError: (408, "connection-timeout", "The system did not answer in time"),
     ConnectionFailedError: (502, "connection-failed", "The connection failed"),
     DatabaseUnavailableError: (503, "database-unavailable", "Database unavailable"),
+    OAuthKeyExpiredError: (408, "oauth-key-expired", "OAuth grant expired or unknown"),
+    OAuthTypeError: (404, "oauth-type-not-found", "Connector type has no OAuth flow"),
+    OAuthNotConfiguredError: (409, "oauth-not-configured", "OAuth not configured"),
+    OAuthExchangeError: (502, "oauth-exchange-failed", "OAuth provider refused"),
 }
 
 # Litestar's own HTTP errors (unknown route, wrong method, body too large...)

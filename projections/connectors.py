@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Transcoding
 
+from domain.common import iso_timestamp
 from domain.connectors.base import ConnectorEvent
 from domain.connectors.connector import ConnectorRedacted
 from domain.connectors.lifecycle import Erased
@@ -99,7 +101,11 @@ class ConnectorProjection:
             " uuid TEXT PRIMARY KEY, tenant TEXT NOT NULL, connector_id TEXT NOT NULL,"
             " type TEXT, provider TEXT, name TEXT, scope TEXT, owner_id TEXT, enabled INTEGER,"
             " status TEXT NOT NULL, version INTEGER NOT NULL, erased_through INTEGER NOT NULL,"
-            " tags TEXT, state TEXT)"
+            " tags TEXT, state TEXT, oauth_expires_at TEXT)"
+        )
+        cur.execute(
+            "CREATE INDEX IF NOT EXISTS registry_connectors_by_oauth_expiry"
+            " ON registry_connectors (oauth_expires_at)"
         )
         cur.execute(
             "CREATE INDEX IF NOT EXISTS registry_connectors_by_tenant"
@@ -129,25 +135,33 @@ class ConnectorProjection:
         content = state.exists
         cur.execute(
             "INSERT INTO registry_connectors (uuid, tenant, connector_id, type, provider, name,"
-            " scope, owner_id, enabled, status, version, erased_through, tags, state)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " scope, owner_id, enabled, status, version, erased_through, tags, state,"
+            " oauth_expires_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (uuid) DO UPDATE SET tenant = excluded.tenant, type = excluded.type,"
             " provider = excluded.provider, name = excluded.name, scope = excluded.scope,"
             " owner_id = excluded.owner_id, enabled = excluded.enabled,"
             " status = excluded.status, version = excluded.version,"
             " erased_through = excluded.erased_through, tags = excluded.tags,"
-            " state = excluded.state",
+            " state = excluded.state, oauth_expires_at = excluded.oauth_expires_at",
             (
                 str(state.id), state.tenant, state.connector_id, state.type, state.provider,
                 state.name, state.scope if content else None, state.owner_id,
                 int(state.enabled) if content else None, status_of(state), state.revision,
                 state.erased_through, json.dumps(dict(state.tags)) if content else None,
-                dump_state(state) if content else None,
+                dump_state(state) if content else None, _oauth_expiry(state),
             ),
         )
 
     def _save_version(self, cur: Cursor, event: ConnectorEvent, state: ConnectorState) -> None:
         append_change(VERSIONS, cur, event, event.text(), dump_state(state))
+
+
+def _oauth_expiry(state: ConnectorState) -> str | None:
+    """When a live connector's OAuth token is due, while the registry may refresh it:
+    ``None`` once a refresh failed (a user must authorise again), or without an expiry."""
+    if not state.exists or state.deleted or state.oauth_refresh_needed:
+        return None
+    return iso_timestamp(state.oauth_token_expires_at)
 
 
 def parse_tag(tag: str) -> tuple[str, str | None]:
@@ -230,6 +244,15 @@ class ConnectorQueries:
         with self.db.read() as cur:
             rows = cur.all(f"{sql} ORDER BY connector_id LIMIT %s", [*params, limit])
         return [state_from_row(row) for row in rows]
+
+    def oauth_due(self, until: datetime) -> list[tuple[str, UUID]]:
+        """Every tenant's live connectors whose OAuth token expires at ``until`` or before
+        and may still be refreshed, soonest first: (tenant, uuid)."""
+        with self.db.read() as cur:
+            rows = cur.all("SELECT tenant, uuid FROM registry_connectors WHERE"
+                           " oauth_expires_at <= %s ORDER BY oauth_expires_at",
+                           (iso_timestamp(until),))
+        return [(str(row["tenant"]), UUID(str(row["uuid"]))) for row in rows]
 
     def history(self, tenant: str, uuid: UUID) -> list[Revision]:
         """Every recorded revision, newest first."""

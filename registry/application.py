@@ -52,7 +52,7 @@ from domain.schema import Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
 from projections.connectors import TABLES as CONNECTOR_TABLES
-from projections.connectors import ConnectorProjection, ConnectorStateAsJson
+from projections.connectors import ConnectorProjection, ConnectorQueries, ConnectorStateAsJson
 from projections.credentials import TABLES as CREDENTIAL_TABLES
 from projections.credentials import CredentialProjection, CredentialQueries
 from projections.db import Cursor, Database, Dialect
@@ -66,6 +66,8 @@ from registry.connections import ConnectionCommands
 from registry.connectors import Access, ConnectorCommands
 from registry.credentials import CredentialCommands
 from registry.health import DatabaseUnavailableError
+from registry.oauth import OAuthCommands
+from registry.oauth_settings import OAuthSettings
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT, RECORDS_TABLE
 from registry.sandbox import Sandbox
 from registry.scripts import ScriptCommands
@@ -121,18 +123,18 @@ def database_of(app: Application[UUID]) -> Database:
     return Database(datastore, "postgres" if postgres else "sqlite")
 
 
-class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, ScriptCommands,
-                     SyncCommands,
-                     Application[UUID]):
-    """Commands on schemas, connectors, credentials, API tokens and the audit trail, saved
-    as events."""
+class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, OAuthCommands,
+                     ScriptCommands, SyncCommands, Application[UUID]):
+    """Commands on schemas, connectors, credentials, OAuth grants, script versions, sync
+    jobs, API tokens and the audit trail, saved as events."""
 
     name = "SchemaRegistry"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Connector: SNAPSHOT_INTERVAL}
     """A connector is read back from its latest snapshot and the events since."""
 
-    def __init__(self, env: EnvType | None = None) -> None:
+    def __init__(self, env: EnvType | None = None, oauth: OAuthSettings | None = None) -> None:
         super().__init__(env=env)
+        self.oauth = oauth or OAuthSettings()
         self.db = database_of(self)
         self.projector = Projector(
             self.db,
@@ -146,6 +148,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         self.schemas = SchemaQueries(self.db)
         self.credentials = CredentialQueries(self.db)
         self.sync_jobs = SyncJobQueries(self.db)
+        self.connector_queries = ConnectorQueries(self.db)
         self.listeners: list[Listener] = []
         self._projected = threading.local()
         self.sandbox = Sandbox()

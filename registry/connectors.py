@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
@@ -32,12 +33,14 @@ from domain.connectors.name_index import ConnectorName, claim_name
 from domain.connectors.state import ConnectorState
 from domain.credentials.credential import Credential
 from domain.errors import ConcurrentWriteError, StaleVersionError
+from domain.oauth.errors import OAUTH_KEY_EXPIRED, OAuthKeyExpiredError
 from domain.schema import Schema
 from domain.scripts.versions import script_versions_uuid
 from registry.connection.tester import ConnectionTester, TestResult, saved_credentials
 from registry.persistence import DESTROY_KEYS
 
 if TYPE_CHECKING:
+    from domain.oauth.grant import OAuthGrant
     from domain.sync.job import SyncQueue
 
 T = TypeVar("T")
@@ -75,33 +78,64 @@ class ConnectorCommands:
 
         def release_connections(self, access: Access, connector: Connector) -> list[Any]: ...
 
-    def create_connector(self, access: Access, document: Any) -> ConnectorState:
+        def _oauth_document(
+            self, access: Access, document: Any, oauth_key: str | None, type_name: Any,
+            connector: UUID, now: datetime | None, check: Callable[[Any], object],
+        ) -> tuple[list[OAuthGrant], Any]: ...
+
+        def _grant_claimed(self, grants: list[OAuthGrant]) -> bool: ...
+
+        def fresh_connector_credentials(
+            self, access: Access, uuid: UUID, now: datetime,
+        ) -> tuple[ConnectorState, dict[str, Any] | None]: ...
+
+    def create_connector(self, access: Access, document: Any, *, oauth_key: str | None = None,
+                         now: datetime | None = None) -> ConnectorState:
         """Create a connector (``cnn_`` + ULID id); 409 when its name is taken in the tenant.
-        Credentials in the document become the credential the connector owns, saved with it."""
+
+        Credentials in the document become the credential the connector owns, saved with it;
+        with ``oauth_key``, they are the tokens of that OAuth grant, claimed in the same save
+        (408 when the key cannot be used)."""
         actor = access.actor
-        connector = Connector.create(actor, ULID().to_uuid(), document)
+        uuid = ULID().to_uuid()
+        type_name = document.get("type") if isinstance(document, Mapping) else None
+        grants, document = self._oauth_document(
+            access, document, oauth_key, type_name, uuid, now,
+            check=lambda plain: Connector.create(actor, uuid, plain))
+        connector = Connector.create(actor, uuid, document)
         name = connector.state.name or ""
         entry = claim_name(self._name_entry(actor.tenant, name), actor.tenant, name,
                            connector.id)
         try:
-            self._save(connector, entry, *self._owned(actor, connector, document))
+            self._save(connector, entry, *self._owned(actor, connector, document), *grants,
+                       **_destroying(grants))
         except ConcurrentWriteError:
+            if self._grant_claimed(grants):
+                raise OAuthKeyExpiredError(OAUTH_KEY_EXPIRED) from None
             raise ConnectorNameTakenError(self._holder(actor.tenant, name)) from None
+        if grants:
+            self._reclaim()
         return connector.state
 
     def update_connector(
         self, access: Access, uuid: UUID, document: Any, if_match: Collection[int] | None,
-        *, patch: bool,
+        *, patch: bool, oauth_key: str | None = None, now: datetime | None = None,
     ) -> tuple[ConnectorState, bool]:
-        """PUT (full replacement) or PATCH (merge patch); the name index follows a rename."""
+        """PUT (full replacement) or PATCH (merge patch); the name index follows a rename.
+        With ``oauth_key``, the new credentials are that OAuth grant's tokens (as on create)."""
         connector = self._changeable(access, uuid)
         _check_version(connector.state, if_match)
+        grants, document = self._oauth_document(
+            access, document, oauth_key, connector.state.type, uuid, now,
+            check=lambda plain: _updated(self.connector(access, uuid), access, plain, patch))
         before = connector.state.name or ""
-        changed = (connector.patch(access.actor, document) if patch
-                   else connector.replace(access.actor, document))
+        changed = _updated(connector, access, document, patch)
         if changed:
             self._save(connector, *self._rename(access.actor.tenant, connector, before),
-                       *self._owned(access.actor, connector, document))
+                       *self._owned(access.actor, connector, document), *grants,
+                       **_destroying(grants))
+        if grants:
+            self._reclaim()
         return connector.state, changed
 
     def rotate_connector_credentials(
@@ -179,7 +213,8 @@ class ConnectorCommands:
         out. The check runs outside any transaction; its outcome is saved after it.
         """
         self._changeable(access, uuid)
-        state, values = self.connector_credentials(access, uuid)
+        # OAuth tokens about to expire are refreshed first ("handled automatically").
+        state, values = self.fresh_connector_credentials(access, uuid, datetime.now(UTC))
         assert state.type is not None
         saved_credentials(state.type, values)
         result = tester.test(state.type, state.config, values)
@@ -295,6 +330,16 @@ class ConnectorCommands:
         entry = self._name_entry(tenant, name)
         holder = entry.holder if entry is not None else None
         return encode_connector_id(holder) if holder is not None else ""
+
+
+def _updated(connector: Connector, access: Access, document: Any, patch: bool) -> bool:
+    return (connector.patch(access.actor, document) if patch
+            else connector.replace(access.actor, document))
+
+
+def _destroying(grants: list[OAuthGrant]) -> dict[str, Any]:
+    # A claimed grant's tokens now live in the connector only: its data key goes.
+    return {DESTROY_KEYS: [g.id for g in grants]} if grants else {}
 
 
 def _check_version(state: ConnectorState, if_match: Collection[int] | None) -> None:

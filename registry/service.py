@@ -25,13 +25,20 @@ log = logging.getLogger("registry")
 Watcher = Callable[[], None]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Registry:
     """Application, read models and queries over one database."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = SchemaRegistry(env=persistence_env(settings.database_url))
+        self.app = SchemaRegistry(env=persistence_env(settings.database_url),
+                                  oauth=settings.oauth)
         self.app.sandbox = settings.sandbox
+        self.clock: Callable[[], datetime] = _utc_now
+        """What time it is for commands that take ``now`` (tests set another clock)."""
         self.db = self.app.db
         self.projector = self.app.projector
         self.queries = SchemaQueries(self.db)
@@ -64,17 +71,18 @@ class Registry:
             self._workers.append(thread)
 
     def tick(self) -> None:
-        """One turn of the follower: catch up, expire the credentials now due, and requeue
-        the sync jobs whose worker went silent."""
+        """One turn of the follower: catch up, expire the credentials now due, refresh the
+        OAuth tokens about to expire, and requeue the sync jobs whose worker went silent."""
         self.follow()
         self.expire()
+        self.refresh_oauth()
         self.reap()
 
     def reap(self, now: datetime | None = None) -> None:
         """Requeue (or fail) running sync jobs without a heartbeat; nothing while the
         database is down."""
         try:
-            self.app.reap_syncs(now or datetime.now(UTC))
+            self.app.reap_syncs(now or self.clock())
         except DatabaseUnavailableError:
             return
 
@@ -85,7 +93,18 @@ class Registry:
         and the loser skips it. While the database is down this does nothing.
         """
         try:
-            self.app.expire_credentials(now or datetime.now(UTC))
+            self.app.expire_credentials(now or self.clock())
+        except DatabaseUnavailableError:
+            return
+
+    def refresh_oauth(self, now: datetime | None = None) -> None:
+        """Refresh the OAuth tokens of every connector due within the refresh margin.
+
+        Two processes refreshing one connector race on its version and the loser skips it.
+        While the database is down this does nothing.
+        """
+        try:
+            self.app.refresh_oauth_tokens(now or self.clock())
         except DatabaseUnavailableError:
             return
 

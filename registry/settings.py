@@ -17,9 +17,11 @@ from pathlib import Path
 from registry.database_url import Database, parse_database_url, persistence_env
 from registry.errors import SettingsError
 from registry.jwt_keys import JwksFile, KeySource, PublicKeyFile, SharedSecret
+from registry.oauth_settings import OAuthSettings
 from registry.sandbox import Sandbox
 
-__all__ = ["ConnectionSettings", "JwtSettings", "Settings", "SettingsError", "persistence_env"]
+__all__ = ["ConnectionSettings", "JwtSettings", "OAuthSettings", "Settings", "SettingsError",
+           "persistence_env"]
 
 DEFAULT_DATA_DIR = "data"
 MAX_BODY_BYTES = 1024 * 1024
@@ -155,6 +157,7 @@ class Settings:
     sync_workers: int = 1
     """Sync workers each serving process runs (``REGISTRY_SYNC_WORKERS``; 0: none)."""
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -169,6 +172,7 @@ class Settings:
             sandbox=Sandbox.from_env(env),
             sync_workers=_whole(env, "REGISTRY_SYNC_WORKERS", 1),
             connections=ConnectionSettings.from_env(env),
+            oauth=OAuthSettings.from_env(env),
         )
 
     @property

@@ -17,7 +17,7 @@ import time
 import uuid as uuid_module
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -270,7 +270,9 @@ class SyncWorker:
         assert state.connector_id is not None and state.script_version is not None
         access = _system_access(state.tenant)
         try:
-            connector, credentials = self.app.connector_credentials(access, state.connector_id)
+            # OAuth tokens about to expire are refreshed before the run.
+            connector, credentials = self.app.fresh_connector_credentials(
+                access, state.connector_id, datetime.now(UTC))
         except RegistryError as refused:
             return f"the connector cannot be synced: {refused}"
         version = decode_version_id(state.script_version)

@@ -12,14 +12,31 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from registry.oauth_settings import OAuthClient, OAuthSettings
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
 from tests.fixtures import SECRET, Credentials
 
 if TYPE_CHECKING:
+    from tests.support.oauth_provider import LocalProvider
     from tests.support.postgres import PostgresServer
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+UNREACHABLE_OAUTH = OAuthSettings(
+    clients={"google_drive": OAuthClient("registry", "https://provider.invalid/authorize",
+                                         "https://provider.invalid/token")},
+    redirect_uri="https://registry.invalid/oauth/return",
+)
+"""An OAuth client for google_drive whose provider is never reached: authorize answers."""
+
+
+@pytest.fixture(scope="session")
+def oauth_provider() -> Iterator[LocalProvider]:
+    """One real local OAuth 2.0 authorization server on 127.0.0.1 for the whole run."""
+    from tests.support.oauth_provider import LocalProvider
+
+    with LocalProvider().serve() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +64,7 @@ class Backend:
     def settings(self) -> Settings:
         """Settings that point at this database."""
         return Settings(database_url=self.url, data_dir=self.data_dir,
-                        jwt=JwtSettings(secret=SECRET))
+                        jwt=JwtSettings(secret=SECRET), oauth=UNREACHABLE_OAUTH)
 
     def dump(self) -> str:
         """The whole database as SQL text (``sqlite3 .dump`` / ``pg_dump``)."""

@@ -57,7 +57,7 @@ GITHUB = ConnectorType(
                 "owner/name", max_length=140,
                 pattern="^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")),
             "branch": text("Branch to read; the default branch when absent",
-                           pattern="^[^\\s~^:?*\\[\\\\]+$"),
+                           pattern="^[^\\u0000-\\u0020\\u007f~^:?*\\[\\\\]+$"),
             "pathFilter": text("Glob of the paths to read, e.g. docs/**/*.md", max_length=1024),
         },
         ("repos",),

@@ -8,13 +8,14 @@ each event evolves a frozen :class:`ConnectorState` that read models share.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as AggregateSnapshot
 
-from domain.common import Actor, Redacted, record_revision, revision_meta
+from domain.common import Actor, Redacted, iso_timestamp, record_revision, revision_meta
 from domain.connectors import events as ev
 from domain.connectors.catalogue import auth_type_of, get_type, validate_credentials
 from domain.connectors.connections import ConnectorConnections, plan_connection_fields
@@ -26,6 +27,7 @@ from domain.connectors.errors import (
     ConnectorNotDeletedError,
     ConnectorNotFoundError,
     ConnectorNotLiveError,
+    ConnectorRefreshBusyError,
     ConnectorValidationError,
 )
 from domain.connectors.merge_patch import apply_merge_patch
@@ -65,6 +67,8 @@ class Connector(ConnectorConnections, Aggregate):
             ev.Created, id=connector_id, **revision_meta(actor, 1), fields=fields,
             credential_fields=(None if parsed.credentials is None
                                else ev.credential_field_names(parsed.credentials)),
+            token_expires_at=(None if parsed.credentials is None
+                              else ev.token_expiry(parsed.credentials)),
             auth_type=parsed.auth_type or entry.default_auth_type,
         )
 
@@ -85,7 +89,8 @@ class Connector(ConnectorConnections, Aggregate):
         if parsed.credentials is not None:
             changes.append((ev.CredentialsReplaced, {
                 "credential_fields": ev.credential_field_names(parsed.credentials),
-                "auth_type": parsed.auth_type}))
+                "auth_type": parsed.auth_type,
+                "token_expires_at": ev.token_expiry(parsed.credentials)}))
         return self._record(actor, changes)
 
     def patch(self, actor: Actor, merge_patch: Any) -> bool:
@@ -121,7 +126,7 @@ class Connector(ConnectorConnections, Aggregate):
         auth_type = auth_type_of(entry, credentials)
         self._record(actor, [(ev.CredentialsReplaced, {
             "credential_fields": ev.credential_field_names(credentials),
-            "auth_type": auth_type})])
+            "auth_type": auth_type, "token_expires_at": ev.token_expiry(credentials)})])
 
     def record_test(self, actor: Actor, ok: bool, status: int, message: str | None,
                     latency_ms: int | None) -> None:
@@ -130,6 +135,20 @@ class Connector(ConnectorConnections, Aggregate):
         self._record(actor, [(ev.ConnectionTested, {"ok": ok, "status": status,
                                                      "message": message,
                                                      "latency_ms": latency_ms})])
+
+    def start_oauth_refresh(self, actor: Actor, now: datetime, lease: timedelta) -> None:
+        """Take the refresh of the OAuth tokens for ``lease``; refused while another
+        refresh holds it."""
+        state = self.visible_state()
+        if state.oauth_refresh_until is not None and now < state.oauth_refresh_until:
+            raise ConnectorRefreshBusyError(
+                f"the OAuth tokens of connector {state.connector_id} are being refreshed")
+        self._record(actor, [(ev.OAuthRefreshStarted, {"until": iso_timestamp(now + lease)})])
+
+    def record_oauth_refresh_failure(self, actor: Actor, error: str) -> None:
+        """The OAuth tokens could not be refreshed: ``oauthRefreshNeeded`` turns true."""
+        self.visible_state()
+        self._record(actor, [(ev.OAuthRefreshFailed, {"error": error})])
 
     def attach_schema(self, actor: Actor, schema_id: UUID) -> None:
         """A new schema (or one created again after its erase) joins the live connector."""

@@ -73,3 +73,7 @@ CONNECTOR_TYPE_NOT_FOUND = "unknown connector type; the catalogue lists the know
 
 class ConnectorTypeNotFoundError(RegistryError):
     """The catalogue has no connector type of that name."""
+
+
+class ConnectorRefreshBusyError(RegistryError):
+    """Another process is refreshing the connector's OAuth tokens right now."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.common import parse_timestamp
 from domain.connectors.base import ConnectorEvent, change_texts, render
 from domain.connectors.lifecycle import (
     Deleted,
@@ -27,12 +28,34 @@ from domain.connectors.lifecycle import (
 from domain.connectors.state import SCALAR_FIELDS, ConnectorState
 
 __all__ = [
-    "ConfigKeyAdded", "ConfigKeyChanged", "ConfigKeyRemoved", "ConnectionTested",
-    "ConnectorEvent", "Created",
-    "CredentialsReplaced", "Deleted", "Disabled", "Enabled", "Erased", "FieldChanged",
-    "OwnerChanged", "Renamed", "Restored", "SchemaAttached", "SchemaDeleted", "SchemaDetached",
-    "SchemaRestored", "ScopeChanged",
-    "SharedWithUser", "TagAdded", "TagRemoved", "UnsharedWithUser", "change_texts", "render",
+    "ConfigKeyAdded",
+    "ConfigKeyChanged",
+    "ConfigKeyRemoved",
+    "ConnectionTested",
+    "ConnectorEvent",
+    "Created",
+    "CredentialsReplaced",
+    "Deleted",
+    "Disabled",
+    "Enabled",
+    "Erased",
+    "FieldChanged",
+    "OAuthRefreshFailed",
+    "OAuthRefreshStarted",
+    "OwnerChanged",
+    "Renamed",
+    "Restored",
+    "SchemaAttached",
+    "SchemaDeleted",
+    "SchemaDetached",
+    "SchemaRestored",
+    "ScopeChanged",
+    "SharedWithUser",
+    "TagAdded",
+    "TagRemoved",
+    "UnsharedWithUser",
+    "change_texts",
+    "render",
 ]
 
 
@@ -40,16 +63,23 @@ class Created(ConnectorEvent, Aggregate.Created):
     """The connector was created. Its credentials' values are not here: they live in the
     credential it owns (saved with it); ``credential_fields`` names the fields set."""
 
-    class_version = 2
+    class_version = 3
 
     fields: dict[str, Any]
     credential_fields: list[str] | None
     auth_type: str | None
+    token_expires_at: str | None
+    """When an OAuth access token among the credentials expires (not a secret)."""
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """Version 1 kept the credential values in the event; they are not read back."""
         state["credential_fields"] = _field_names(state.pop("credentials", None))
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Version 2 did not say when an OAuth token expires."""
+        state["token_expires_at"] = None
 
     def change(self, state: ConnectorState) -> ConnectorState:
         by = self.actor_email or self.actor_subject
@@ -65,7 +95,8 @@ class Created(ConnectorEvent, Aggregate.Created):
         )
         if self.credential_fields is None:
             return dataclasses.replace(state, auth_type=self.auth_type)
-        return _with_credentials(state, self.credential_fields, self.auth_type, self.timestamp)
+        return _with_credentials(state, self.credential_fields, self.auth_type, self.timestamp,
+                                 self.token_expires_at)
 
     def text(self) -> str:
         return "Initial creation"
@@ -134,21 +165,55 @@ class CredentialsReplaced(ConnectorEvent):
     """New credentials, stored in the credential the connector owns (saved with it); the
     state keeps their field names."""
 
-    class_version = 2
+    class_version = 3
 
     credential_fields: list[str]
     auth_type: str
+    token_expires_at: str | None
 
     def change(self, state: ConnectorState) -> ConnectorState:
-        return _with_credentials(state, self.credential_fields, self.auth_type, self.timestamp)
+        return _with_credentials(state, self.credential_fields, self.auth_type, self.timestamp,
+                                 self.token_expires_at)
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """Version 1 kept the credential values in the event; they are not read back."""
         state["credential_fields"] = _field_names(state.pop("credentials", None)) or []
 
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Version 2 did not say when an OAuth token expires."""
+        state["token_expires_at"] = None
+
     def text(self) -> str:
         return "Changed credentials"
+
+
+class OAuthRefreshStarted(ConnectorEvent):
+    """The registry is refreshing the OAuth tokens; no other process does until ``until``
+    (a lease: the version this records is the one the refresh must still find)."""
+
+    until: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, oauth_refresh_until=parse_timestamp(self.until))
+
+    def text(self) -> str:
+        return "OAuth refresh started"
+
+
+class OAuthRefreshFailed(ConnectorEvent):
+    """The registry could not refresh the OAuth tokens (no refresh token, or the provider
+    refused): a user must authorise again. ``error`` never holds a token."""
+
+    error: str
+
+    def change(self, state: ConnectorState) -> ConnectorState:
+        return dataclasses.replace(state, oauth_refresh_needed=True, last_error=self.error,
+                                   oauth_refresh_until=None)
+
+    def text(self) -> str:
+        return f"OAuth refresh failed: {self.error}"
 
 
 class Enabled(ConnectorEvent):
@@ -307,13 +372,20 @@ def credential_field_names(credentials: Mapping[str, Any]) -> list[str]:
     return sorted(key for key in credentials if key != "authType")
 
 
+def token_expiry(credentials: Mapping[str, Any]) -> str | None:
+    """When the OAuth access token among ``credentials`` expires (``expiresAt``), if said."""
+    expires = credentials.get("expiresAt")
+    return expires if isinstance(expires, str) else None
+
+
 def _field_names(credentials: Any) -> list[str] | None:
     return credential_field_names(credentials) if isinstance(credentials, Mapping) else None
 
 
 def _with_credentials(state: ConnectorState, names: list[str], auth_type: str | None,
-                      at: datetime) -> ConnectorState:
+                      at: datetime, token_expires_at: str | None) -> ConnectorState:
     return dataclasses.replace(
         state, auth_type=auth_type, credential_fields=tuple(names), credentials_set=True,
-        credential_last_rotated_at=at,
+        credential_last_rotated_at=at, oauth_refresh_needed=False, oauth_refresh_until=None,
+        oauth_token_expires_at=parse_timestamp(token_expires_at),
     )

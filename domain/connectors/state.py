@@ -76,6 +76,8 @@ class ConnectorState(RevisionState):
     rotation_days: int | None = None
     oauth_refresh_needed: bool = False
     oauth_token_expires_at: datetime | None = None
+    oauth_refresh_until: datetime | None = None
+    """While a refresh runs: until when no other process starts one."""
     enabled: bool = True
     sync_status: str = "idle"
     last_sync_at: datetime | None = None

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -17,6 +18,7 @@ from litestar.testing import TestClient
 from domain.common import Actor
 from domain.connectors.ids import decode_connector_id
 from domain.credentials.ids import decode_credential_id
+from domain.oauth.grant import grant_uuid
 from registry.auth import ROLES
 from registry.connectors import Access
 from registry.service import Registry
@@ -76,7 +78,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 52
+    assert len(documented) == 54
     assert documented == route_rules(client.app)
 
 
@@ -127,10 +129,13 @@ def _request_for(key: str, registry: Registry,
         return _connection_request(method, template, registry, subject)
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
-        cid=connector, connector=connector, version="1", type="s3",
+        cid=connector, connector=connector, version="1",
+        type="google_drive" if "/oauth/" in template else "s3",
     )
     body: dict[str, Any] = {}
-    if "/v1/credentials/" in template:
+    if template.endswith("/callback"):
+        body = {"json": {"code": "a-code", "state": "never-started"}}
+    elif "/v1/credentials/" in template:
         body = {"json": {"name": "Patched"}} if method == "PATCH" else body
         body = {"json": credential_body("Replaced")} if method == "PUT" else body
     elif method == "POST" and template.endswith("/v1/credentials"):
@@ -223,6 +228,8 @@ def test_every_route_with_every_role(client: Client, registry: Registry, role: s
         if role in allowed and path.endswith("/test"):  # the target is refused, not the role
             assert response.status_code == 400, (key, role, response.text)
             assert response.json()["type"].endswith("/target-not-allowed")
+        elif role in allowed and path.endswith("/callback"):  # no flow was started: 408
+            assert response.status_code == 408, (key, role, response.text)
         elif role in allowed:
             assert response.status_code not in (401, 403), (key, role, response.text)
             assert response.status_code < 400, (key, role, response.text)
@@ -423,6 +430,24 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     assert registry.connectors.page("acme", include_deleted=True, limit=100) == connectors_before
     assert registry.credentials.page("acme", include_deleted=True,
                                      limit=100) == credentials_before
+
+
+def test_another_tenants_oauth_state_looks_exactly_like_an_unknown_one(
+    client: Client, registry: Registry
+) -> None:
+    started = client.get("/internal/v1/connectors/oauth/google_drive/authorize",
+                         headers=headers(roles=("editor",)))
+    assert started.status_code == 200, started.text
+    theirs = parse_qs(urlsplit(started.json()["authUrl"]).query)["state"][0]
+    intruder = {**headers(tenant="globex", roles=("editor",)), "X-Request-Id": "same-for-both"}
+    answers = []
+    for state in ("never-started", theirs):
+        response = client.post("/internal/v1/connectors/oauth/google_drive/callback",
+                               json={"code": "a-code", "state": state}, headers=intruder)
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 408 and answers[0][1]["type"].endswith("/oauth-key-expired")
+    assert registry.app.repository.get(grant_uuid(theirs)).version == 1  # only started
 
 
 def test_lists_and_generators_are_scoped(client: Client, registry: Registry) -> None:

@@ -162,7 +162,8 @@ def test_variables_once_kept_in_the_universal_config_replay_into_the_top_level_f
     event = ev.Created(originator_id=uuid.uuid4(), originator_version=1,
                        timestamp=ev.Created.create_timestamp(), originator_topic="x",
                        revision=1, tenant="acme", actor_subject="alice", actor_email=None,
-                       app_id=None, fields=fields, credential_fields=None, auth_type="none")
+                       app_id=None, fields=fields, credential_fields=None, auth_type="none",
+                       token_expires_at=None)
     from domain.connectors.state import ConnectorState
 
     state = event.evolve(ConnectorState(id=event.originator_id))
