@@ -35,6 +35,7 @@ from api.models import (
 )
 from api.openapi import (
     ConnectorBodyOperation,
+    ConnectorCreateOperation,
     ConnectorPatchOperation,
     CredentialsBodyOperation,
     connector_responses,
@@ -242,7 +243,7 @@ class ConnectorController(Controller):
                                  include_deleted)
 
     @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422) | _OAUTH_KEY_UNUSABLE,
-          summary="Create a connector", operation_class=ConnectorBodyOperation,
+          summary="Create a connector", operation_class=ConnectorCreateOperation,
           opt=allow(EDITORS))
     async def create_connector(
         self, caller: CallerParam, document: JsonBody, oauth_key: OAuthKey = None,
