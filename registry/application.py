@@ -56,6 +56,7 @@ from projections.connectors import ConnectorProjection, ConnectorQueries, Connec
 from projections.credentials import TABLES as CREDENTIAL_TABLES
 from projections.credentials import CredentialProjection, CredentialQueries
 from projections.db import Cursor, Database, Dialect
+from projections.oauth import OAuthGrantProjection, OAuthGrantQueries
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
 from projections.schemas import SchemaProjection, SchemaQueries
@@ -141,13 +142,15 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
             self.recorder,
             self.mapper,
             [SchemaProjection(), ConnectorProjection(), CredentialProjection(),
-             TokenProjection(), AuditProjection(), SyncJobProjection()],
+             TokenProjection(), AuditProjection(), SyncJobProjection(),
+             OAuthGrantProjection()],
             name="read_models",
         )
         self.projector.create_tables()
         self.schemas = SchemaQueries(self.db)
         self.credentials = CredentialQueries(self.db)
         self.sync_jobs = SyncJobQueries(self.db)
+        self.oauth_grants = OAuthGrantQueries(self.db)
         self.connector_queries = ConnectorQueries(self.db)
         self.listeners: list[Listener] = []
         self._projected = threading.local()

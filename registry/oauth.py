@@ -38,9 +38,11 @@ from domain.oauth.grant import OAuthGrant, grant_uuid, key_grant
 from domain.oauth.tokens import credentials_from_token, due_for_refresh, has_code_flow, refreshed
 from registry.connectors import Access
 from registry.oauth_settings import OAuthClient, OAuthSettings
+from registry.persistence import DESTROY_KEYS
 
 if TYPE_CHECKING:
     from projections.connectors import ConnectorQueries
+    from projections.oauth import OAuthGrantQueries
 
 log = logging.getLogger("registry.oauth")
 OAUTH_ACTOR = "registry:oauth"
@@ -61,6 +63,7 @@ class OAuthCommands:
         repository: Any
         oauth: OAuthSettings
         connector_queries: ConnectorQueries
+        oauth_grants: OAuthGrantQueries
 
         def _save(self, *aggregates: Any, **kwargs: Any) -> None: ...
 
@@ -108,6 +111,23 @@ class OAuthCommands:
             raise OAuthKeyExpiredError(OAUTH_KEY_EXPIRED) from None
         assert grant.state.expires_at is not None
         return key, grant.state.expires_at
+
+    def lapse_oauth_grants(self, now: datetime) -> list[UUID]:
+        """Lapse every pending grant whose ten minutes are up at ``now``, destroying its
+        data key (its verifier and any unclaimed tokens) in the same save; answers them. One
+        claimed meanwhile is left alone."""
+        lapsed = []
+        for uuid in self.oauth_grants.lapsing(now):
+            try:
+                grant = self._grant(uuid)
+                if grant.lapse(now):
+                    self._save(grant, **{DESTROY_KEYS: [grant.id]})
+                    lapsed.append(uuid)
+            except (ConcurrentWriteError, OAuthKeyExpiredError):
+                continue  # claimed (or lapsed by another process) meanwhile
+        if lapsed:
+            log.info("lapsed %d unclaimed OAuth grant(s)", len(lapsed))
+        return lapsed
 
     def fresh_connector_credentials(
         self, access: Access, uuid: UUID, now: datetime,

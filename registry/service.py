@@ -98,13 +98,15 @@ class Registry:
             return
 
     def refresh_oauth(self, now: datetime | None = None) -> None:
-        """Refresh the OAuth tokens of every connector due within the refresh margin.
+        """Refresh the OAuth tokens of every connector due within the refresh margin, and
+        lapse the OAuth grants left unclaimed for ten minutes (destroying their keys).
 
         Two processes refreshing one connector race on its version and the loser skips it.
         While the database is down this does nothing.
         """
         try:
             self.app.refresh_oauth_tokens(now or self.clock())
+            self.app.lapse_oauth_grants(now or self.clock())
         except DatabaseUnavailableError:
             return
 

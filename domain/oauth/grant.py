@@ -125,6 +125,17 @@ class Claimed(GrantEvent):
         return GrantState(id=state.id, tenant=self.tenant, claimed=True)
 
 
+class Lapsed(GrantEvent):
+    """Ten minutes passed with the tokens unclaimed (or the code never came): the grant's data
+    key goes in the same save, so its verifier and tokens are unreadable from then on."""
+
+    tenant: str
+    shredded: ClassVar[bool] = False
+
+    def change(self, state: GrantState) -> GrantState:
+        return GrantState(id=state.id, tenant=self.tenant, claimed=True)
+
+
 class OAuthGrant(Aggregate):
     """One pending authorization-code flow of one tenant and connector type."""
 
@@ -166,6 +177,16 @@ class OAuthGrant(Aggregate):
         credentials = dict(state.credentials)
         self.trigger_event(Claimed, tenant=actor.tenant, connector=connector)
         return credentials
+
+
+    def lapse(self, now: datetime) -> bool:
+        """Record that the grant can no longer be used (the caller destroys its key in the
+        same save); False, recording nothing, while it still can or once it was claimed."""
+        state = self.state
+        if state.claimed or state.expires_at is None or now < state.expires_at:
+            return False
+        self.trigger_event(Lapsed, tenant=state.tenant)
+        return True
 
 
 class GrantRedacted(Redacted):

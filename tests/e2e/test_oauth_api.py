@@ -364,3 +364,30 @@ def test_the_provider_really_checks_the_pkce_verifier(oauth_provider: LocalProvi
     assert missing.status_code == 400
     right = httpx.post(oauth_provider.token_url, data=token | {"code_verifier": verifier})
     assert right.status_code == 200 and right.json()["refresh_token"]
+
+
+def test_grants_left_unclaimed_lapse_and_their_keys_go(flow: Flow) -> None:
+    from domain.oauth.grant import grant_uuid
+
+    claimed = oauth_key(flow)
+    assert create(flow, claimed).status_code == 201
+    unclaimed = oauth_key(flow)  # tokens exchanged, never claimed
+    code, state = approve(authorize(flow))  # a flow whose code never came back
+    apps = flow.registry.app
+    assert apps.oauth_grants.pending() == 2  # the claimed one is not pending
+    flow.clock.advance(599)
+    flow.registry.tick()
+    assert apps.oauth_grants.pending() == 2
+    flow.clock.advance(1)
+    flow.registry.tick()
+    assert apps.oauth_grants.pending() == 0
+    grant = apps.repository.get(grant_uuid(state))
+    assert grant.state.claimed and grant.state.code_verifier is None  # its key is gone
+    late = create(flow, unclaimed)
+    assert late.status_code == 408 and problem_type(late) == "oauth-key-expired"
+    callback = flow.client.post(f"{OAUTH}/google_drive/callback",
+                                json={"code": code, "state": state}, headers=EDITOR)
+    assert callback.status_code == 408
+    pending = apps.oauth_grants.pending()
+    flow.registry.rebuild()
+    assert apps.oauth_grants.pending() == pending == 0
