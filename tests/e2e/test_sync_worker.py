@@ -8,15 +8,14 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug import Response
 
 from registry.records import RecordStore, primary_key
 from registry.service import Registry
@@ -25,32 +24,18 @@ from registry.sync import SyncWorker
 from tests.conftest import Backend
 from tests.fixtures import SECRET, connector_body, seed_create
 from tests.integration.test_connectors import OWNER
-from tests.support.servers import REGISTRY, environment
+from tests.support.servers import REGISTRY, environment, local_server
 
 DEADLINE = 60.0
 MODE = {"mode": "slow"}
 
 
-class Mode(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps(MODE).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Mode)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with local_server() as httpd:
+        httpd.expect_request("/mode").respond_with_handler(
+            lambda _: Response(json.dumps(MODE), content_type="application/json"))
+        yield httpd.url_for("").rstrip("/")
 
 
 def script(base: str) -> str:

@@ -4,14 +4,12 @@ real local HTTP server: queue, claim, validate, store, drift, second sync, cance
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from werkzeug import Request, Response
 
 from domain.connectors.state import ConnectorState
 from domain.scripts.versions import ScriptVersionNotFoundError
@@ -24,35 +22,24 @@ from registry.sync import SyncWorker
 from tests.conftest import Backend
 from tests.fixtures import connector_body, seed_create
 from tests.integration.test_connectors import OWNER
+from tests.support.servers import local_server
 
 PAGES: dict[int, list[dict[str, Any]]] = {}
 LOCAL = ConnectionSettings(allow_private_targets=True)
 """The pages are served on loopback: allowed here, refused by default."""
 
 
-class Pages(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        query = parse_qs(urlsplit(self.path).query)
-        page = int(query.get("page", ["1"])[0])
-        body = json.dumps({"users": PAGES.get(page, []), "next": page + 1 in PAGES}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def pages(request: Request) -> Response:
+    page = int(request.args.get("page", "1"))
+    body = json.dumps({"users": PAGES.get(page, []), "next": page + 1 in PAGES})
+    return Response(body, content_type="application/json")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with local_server() as httpd:
+        httpd.expect_request("/users").respond_with_handler(pages)
+        yield httpd.url_for("").rstrip("/")
 
 
 def script(base: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pytest_httpserver import HTTPServer
 
 REGISTRY = [sys.executable, "-m", "registry.cli"]
 READY_DEADLINE = 60.0
@@ -66,3 +67,16 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
             pass
         time.sleep(0.1)  # polling interval, not synchronisation: the loop checks /health
     pytest.fail(f"server not healthy within {READY_DEADLINE}s: {log.read_text()}")
+
+
+@contextmanager
+def local_server() -> Iterator[HTTPServer]:
+    """A real HTTP server on 127.0.0.1 (pytest-httpserver) standing in for a remote API;
+    handlers answer any number of requests."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
