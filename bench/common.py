@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -374,3 +375,17 @@ def load_average() -> str:
     """The 1, 5 and 15 minute load averages, which say how busy the machine was."""
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A database on a throwaway PostgreSQL server, stopped on the way out."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # tests/ is not installed
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server.create_database("bench")
+    finally:
+        server.stop()

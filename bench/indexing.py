@@ -23,12 +23,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, SECRET, load_average, spread, stop_on_sigterm
+from common import SECRET, load_average, postgres_database, spread, stop_on_sigterm
 
 from domain.common import Actor
 from registry.connectors import Access
@@ -138,20 +136,6 @@ def measure(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> fl
         return statistics.median(ratios)
     finally:
         bench.close()
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A database on a throwaway PostgreSQL server, stopped on the way out."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # tests/ is not installed
-    from tests.support.postgres import PostgresServer
-
-    server = PostgresServer.start()
-    try:
-        yield server.create_database("bench")
-    finally:
-        server.stop()
 
 
 def main() -> int:

@@ -23,8 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -34,7 +33,6 @@ import psycopg
 from common import (
     API,
     FACTORY,
-    ROOT,
     SECRET,
     TENANT,
     Server,
@@ -44,6 +42,7 @@ from common import (
     connectors,
     granian,
     load_average,
+    postgres_database,
     running,
     spread,
     stop_on_sigterm,
@@ -204,20 +203,6 @@ def report(rounds: list[Round], in_process: float | None) -> None:
     )
     if in_process is not None:
         print(f"Registry.create_schema in-process, no HTTP: {in_process:.2f} ms each")
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A database on a throwaway PostgreSQL server, stopped on the way out."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # tests/ is not installed
-    from tests.support.postgres import PostgresServer
-
-    server = PostgresServer.start()
-    try:
-        yield server.create_database("bench")
-    finally:
-        server.stop()
 
 
 def parse() -> argparse.Namespace:
