@@ -22,6 +22,8 @@ from api.openapi import openapi_config
 from api.params import UNIVERSAL
 from api.problems import problem_details_plugin, unexpected
 from api.schemas import SchemaController
+from api.scripts import ScriptVersionController
+from api.sync import SyncJobController
 from api.tokens import TokenController
 from api.trail import AuditController
 from registry.access import Authenticator
@@ -62,6 +64,8 @@ def create_app(
             AuthSchemeConfigController,
             ConnectionController,
             ConnectionTestController,
+            ScriptVersionController,
+            SyncJobController,
             OAuthController,
             CredentialController,
             TokenController,

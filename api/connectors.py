@@ -7,6 +7,7 @@ every rule (owner or admin, names, cascade) in one atomic save.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -79,6 +80,7 @@ from domain.connectors.errors import (
 from domain.connectors.ids import encode_connector_id
 from domain.connectors.state import ConnectorState
 from projections.connectors import ConnectorQueries
+from registry.service import Registry
 
 CONNECTOR_PATH = f"{INTERNAL}/connectors"
 CURRENT = "private, no-cache"
@@ -138,9 +140,27 @@ _OAUTH_KEY_UNUSABLE = problem(408, "The oauth-key is unknown, used, older than t
                               " of another tenant or connector type")
 
 
-def _respond(state: ConnectorState, status_code: int = 200,
-             headers: dict[str, str] | None = None) -> Response[ConnectorOut]:
-    return Response(connector_out(state), status_code=status_code,
+def with_health(registry: Registry, state: ConnectorState) -> ConnectorState:
+    """The connector with the sync health its jobs made (``syncStatus``, ``lastSyncAt``,
+    ``consecutiveErrors``, ``lastError``, ``metrics``): a projection of the jobs' events,
+    current only, so past versions show none."""
+    health = registry.app.sync_jobs.health(state.id, registry.clock())
+    if health is None:
+        return state
+    return replace(state, sync_status=health.sync_status, last_sync_at=health.last_sync_at,
+                   consecutive_errors=health.consecutive_errors,
+                   last_error=health.last_error, metrics=health.metrics)
+
+
+async def live_out(registry: Registry, state: ConnectorState) -> ConnectorOut:
+    """A current connector as clients see it, its sync health included."""
+    live: ConnectorState = await read(registry, with_health, registry, state)
+    return connector_out(live)
+
+
+async def _respond(registry: Registry, state: ConnectorState, status_code: int = 200,
+                   headers: dict[str, str] | None = None) -> Response[ConnectorOut]:
+    return Response(await live_out(registry, state), status_code=status_code,
                     headers={"ETag": etag(state.revision), **(headers or {})})
 
 
@@ -172,7 +192,7 @@ class ConnectorController(Controller):
                             filters, decode_connector_cursor(connector_cursor), limit)
         page, next_cursor = split_page(states, limit,
                                        lambda s: pack_cursor("connectors", s.connector_id))
-        return ConnectorList(connectors=[connector_out(s) for s in page],
+        return ConnectorList(connectors=[await live_out(caller.registry, s) for s in page],
                              next_cursor=next_cursor)
 
     @get("/{id:str}", responses=problems(401, 403, 404, 410, 422)
@@ -185,13 +205,15 @@ class ConnectorController(Controller):
         include_deleted: IncludeDeletedConnectors = False,
         if_none_match: IfNoneMatch = None,
     ) -> Response[Any]:
-        """The current connector; ``ETag`` is its version, ``If-None-Match`` answers 304."""
+        """The current connector; ``ETag`` is its version, ``If-None-Match`` answers 304
+        (not once it has synced: its sync health changes without a new version)."""
         state = await read(caller.registry, current, caller.registry.connectors, caller,
                            connector_uuid_param(id), include_deleted)
         headers = {"ETag": etag(state.revision), "Cache-Control": CURRENT}
-        if none_match(if_none_match, state.revision):
+        live = await read(caller.registry, with_health, caller.registry, state)
+        if live is state and none_match(if_none_match, state.revision):
             return Response(b"", status_code=304, headers=headers)
-        return Response(connector_out(state), headers=headers)
+        return Response(connector_out(live), headers=headers)
 
     @get("/{id:str}/history", responses=problems(401, 403, 404),
          summary="Connector change history", opt=allow(AUDITORS))
@@ -205,7 +227,7 @@ class ConnectorController(Controller):
         revisions = await read(caller.registry, queries.history, caller.tenant, uuid)
         return History(history=[history_entry(r) for r in revisions])
 
-    @get("/{id:str}/versions/{version:str}",
+    @get("/{id:str}/revisions/{version:str}",
          responses=problems(401, 403, 404, 410) | connector_responses(),
          summary="A connector exactly as it was at a version", opt=allow(READERS))
     async def get_connector_version(
@@ -255,7 +277,8 @@ class ConnectorController(Controller):
             raise ConnectorValidationError(stamped)
         state = await run(caller.registry.app.create_connector, caller.access, document,
                           oauth_key=oauth_key, now=caller.registry.clock())
-        return _respond(state, 201, {"Location": f"{CONNECTOR_PATH}/{state.connector_id}"})
+        return await _respond(caller.registry, state, 201,
+                              {"Location": f"{CONNECTOR_PATH}/{state.connector_id}"})
 
     @patch("/{id:str}", responses=_changed_responses() | _OAUTH_KEY_UNUSABLE,
            summary="Change a connector with a merge patch (RFC 7396)",
@@ -269,7 +292,7 @@ class ConnectorController(Controller):
         state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
                              patch=True, oauth_key=oauth_key, now=caller.registry.clock())
-        return _respond(state)
+        return await _respond(caller.registry, state)
 
     @put("/{id:str}", responses=_changed_responses() | _OAUTH_KEY_UNUSABLE,
          summary="Replace a connector",
@@ -284,7 +307,7 @@ class ConnectorController(Controller):
         state, _ = await run(caller.registry.app.update_connector, caller.access,
                              connector_uuid_param(id), document, if_match_versions(if_match),
                              patch=False, oauth_key=oauth_key, now=caller.registry.clock())
-        return _respond(state)
+        return await _respond(caller.registry, state)
 
     @put("/{id:str}/credentials", responses=_changed_responses(),
          summary="Replace a connector's credentials", operation_class=CredentialsBodyOperation,
@@ -297,7 +320,7 @@ class ConnectorController(Controller):
         which credential fields are set, never a value."""
         state = await run(caller.registry.app.rotate_connector_credentials, caller.access,
                           connector_uuid_param(id), document, if_match_versions(if_match))
-        return _respond(state)
+        return await _respond(caller.registry, state)
 
     @delete("/{id:str}", responses=problems(401, 403, 404, 409, 410, 422),
             summary="Delete a connector", opt=allow(EDITORS))
@@ -317,7 +340,7 @@ class ConnectorController(Controller):
         """Bring a soft-deleted connector back as a new version (its schemas stay deleted)."""
         state = await run(caller.registry.app.restore_connector, caller.access,
                           connector_uuid_param(id))
-        return _respond(state)
+        return await _respond(caller.registry, state)
 
     @delete("/{id:str}/erase", responses=problems(401, 403, 404, 410),
             summary="Erase a connector, its credentials and its schemas for good",

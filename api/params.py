@@ -66,6 +66,7 @@ SCHEMA_CURSOR = "schema-list-cursor"
 CONNECTOR_CURSOR = "connector-list-cursor"
 CREDENTIAL_CURSOR = "credential-list-cursor"
 AUDIT_CURSOR = "audit-cursor"
+SYNC_CURSOR = "sync-job-list-cursor"
 """The formats of the opaque cursors: only a ``nextCursor`` of the same list is one (the
 handlers decode it; anything else answers 422 ``/query/cursor``)."""
 

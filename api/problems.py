@@ -69,6 +69,17 @@ from domain.oauth.errors import (
     OAuthNotConfiguredError,
     OAuthTypeError,
 )
+from domain.scripts.versions import (
+    ScriptVersionHasErrorsError,
+    ScriptVersionNameTakenError,
+    ScriptVersionNotFoundError,
+    ScriptVersionValidationError,
+)
+from domain.sync.errors import (
+    SyncInProgressError,
+    SyncJobFinishedError,
+    SyncJobNotFoundError,
+)
 from domain.tokens import TokenNotFoundError, TokenRevokedError
 from registry.auth import AuthenticationError
 from registry.connection.errors import (
@@ -80,6 +91,7 @@ from registry.connection.errors import (
 )
 from registry.health import DatabaseUnavailableError, as_unavailable
 from registry.logs import REQUEST_ID
+from registry.sandbox import SandboxUnavailableError
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://connector-schema-registry.dev/problems/"
@@ -145,6 +157,16 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     OAuthTypeError: (404, "oauth-type-not-found", "Connector type has no OAuth flow"),
     OAuthNotConfiguredError: (409, "oauth-not-configured", "OAuth not configured"),
     OAuthExchangeError: (502, "oauth-exchange-failed", "OAuth provider refused"),
+    ScriptVersionValidationError: (422, "validation-failed", "The request is not valid"),
+    ScriptVersionNotFoundError: (404, "script-version-not-found", "Script version not found"),
+    ScriptVersionNameTakenError: (409, "script-version-name-taken",
+                                  "Script version name already taken"),
+    ScriptVersionHasErrorsError: (409, "script-version-has-errors",
+                                  "Script version has errors"),
+    SandboxUnavailableError: (503, "sandbox-unavailable", "Scripts cannot run here"),
+    SyncJobNotFoundError: (404, "sync-job-not-found", "Sync job not found"),
+    SyncInProgressError: (409, "sync-in-progress", "A sync of the connector is in progress"),
+    SyncJobFinishedError: (409, "sync-job-finished", "Sync job has finished"),
 }
 
 # Litestar's own HTTP errors (unknown route, wrong method, body too large...)
@@ -228,8 +250,10 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     status, slug, title = ERRORS.get(type(error)) or _by_base(error)
     extra: dict[str, Any] = {}
     if isinstance(error, SchemaValidationError | ConnectorValidationError
-                  | CredentialValidationError):
+                  | CredentialValidationError | ScriptVersionValidationError):
         extra["errors"] = _violations(error.violations)
+    if isinstance(error, SyncInProgressError):
+        extra["jobId"] = error.job_id
     if isinstance(error, SchemaAlreadyExistsError):
         extra["existingId"] = error.existing_id
     if isinstance(error, ConnectorNameTakenError):

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from domain.errors import RegistryError
 from registry.errors import SettingsError
 
 log = logging.getLogger("registry")
@@ -93,7 +94,7 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-class SandboxUnavailableError(Exception):
+class SandboxUnavailableError(RegistryError):
     """Scripts cannot run here: no usable sandbox, and unsandboxed runs are not allowed."""
 
 
@@ -339,6 +340,7 @@ class _Run:
                 yield Checkpoint(message.get("state"))
             elif kind == "http":
                 self.send({"id": message.get("id"), **self._http(message)})
+                yield Idle()  # a script busy with requests still lets its worker report
             elif kind == "done":
                 return
             elif kind == "failed":

@@ -70,9 +70,16 @@ class ScriptCommands:
         return saved
 
     def set_default_script_version(self, access: Access, uuid: UUID, ref: Any) -> ScriptVersion:
-        """Make a version (id, name or ``latest``) the one syncs run."""
+        """Make a version (id, name or ``latest``) the one syncs run; ``ref`` is the name or
+        a request body ``{"version": name}``."""
         connector = self._changeable(access, uuid)
         scripted(connector)
+        if isinstance(ref, Mapping):
+            unknown = sorted(set(ref) - {"version"})
+            if unknown:
+                raise ScriptVersionValidationError(
+                    [Violation(f"/{key}", "unknown property") for key in unknown])
+            ref = ref.get("version")
         if not isinstance(ref, str) or not ref:
             raise ScriptVersionValidationError(
                 [Violation("/version", "the id or name of a version")])

@@ -43,7 +43,7 @@ from registry.connection.guard import TargetGuard
 from registry.connection.http import http_client
 from registry.health import DatabaseUnavailableError
 from registry.records import RecordStore, SchemaKeyGoneError, primary_key
-from registry.sandbox import Checkpoint, Idle, LogLine, Record, ScriptFailedError
+from registry.sandbox import Checkpoint, LogLine, Record, ScriptFailedError
 from registry.scripts import scripted
 from registry.settings import ConnectionSettings
 
@@ -132,6 +132,14 @@ class SyncCommands:
         if state is None:
             raise SyncJobNotFoundError(JOB_NOT_FOUND)
         return state
+
+    def sync_jobs_of(self, access: Access, uuid: UUID, *, before: str | None,
+                     limit: int) -> list[SyncJobState]:
+        """A page of the jobs of a connector the caller may see, newest first."""
+        connector = self.connector(access, uuid)
+        connector.visible_state()
+        return self.sync_jobs.page(access.actor.tenant, connector.id, before=before,
+                                   limit=limit)
 
     def claim_sync(self, worker: str) -> SyncJob | None:
         """Start the oldest queued job this worker wins, or ``None`` when there is none."""
@@ -293,9 +301,8 @@ class SyncWorker:
                 if target is not None and len(target.batch) >= BATCH_RECORDS:
                     self._store(job, target, tally)
                 waited = time.monotonic() - reported
-                if ((waited >= REPORT_SECONDS and not isinstance(message, Idle))
-                        or waited >= HEARTBEAT_SECONDS):
-                    self._flush(job, targets, tally, force=waited >= HEARTBEAT_SECONDS)
+                if waited >= REPORT_SECONDS and self._flush(
+                        job, targets, tally, force=waited >= HEARTBEAT_SECONDS):
                     reported = time.monotonic()
         except ScriptFailedError as failed:
             self._flush(job, targets, tally)
@@ -348,14 +355,15 @@ class SyncWorker:
         target.batch = []
 
     def _flush(self, job: SyncJob, targets: Mapping[str, _Target], tally: _Tally,
-               *, force: bool = False) -> None:
+               *, force: bool = False) -> bool:
         """Write every batch, then report the progress since the last report (an event,
-        also the worker's heartbeat)."""
+        also the worker's heartbeat); answers whether it reported (nothing to say and not
+        ``force``: no event)."""
         for target in targets.values():
             if target.batch:
                 self._store(job, target, tally)
         if tally.empty() and not force:
-            return
+            return False
         requests, request_ms = self._http.take() if self._http else (0, 0.0)
         job.report(self.name, tally.progress, drift=tally.drift, errors=tally.errors,
                    log=tally.log, checkpoint=tally.checkpoint, requests=requests,
@@ -367,6 +375,7 @@ class SyncWorker:
         tally.collected = tally.parsed = tally.indexed = tally.invalid = 0
         tally.drift, tally.errors, tally.log = {}, [], []
         tally.checkpoint = NO_CHECKPOINT
+        return True
 
     def _targets(self, tenant: str, connector: ConnectorState) -> dict[str, _Target]:
         targets = {}

@@ -156,7 +156,7 @@ def test_credentials_are_replaced_and_never_shown(client: Client) -> None:
     history = client.get(f"{PATH}/{connector_id}/history", headers=H).json()["history"]
     assert [e["changes"] for e in history] == [["Changed credentials"], ["Initial creation"]]
     assert history[0]["changedBy"] == "owner@example.com"
-    for path in ("", "/versions/2", "/history", "/schemas"):
+    for path in ("", "/revisions/2", "/history", "/schemas"):
         read = client.get(f"{PATH}/{connector_id}{path}", headers=H)
         assert read.status_code == 200, (path, read.text)
         assert TOKEN not in read.text
@@ -254,7 +254,7 @@ def test_erasing_a_connector_with_two_schemas_leaves_nothing_of_them(
     erased = client.delete(f"{PATH}/{gone}/erase", headers=H)
 
     assert erased.status_code == 204, erased.text
-    for path in (f"{PATH}/{gone}", f"{PATH}/{gone}/versions/1", f"{PATH}/{gone}/schemas",
+    for path in (f"{PATH}/{gone}", f"{PATH}/{gone}/revisions/1", f"{PATH}/{gone}/schemas",
                  *(f"{API}/schemas/{s}" for s in schemas),
                  *(f"{API}/schemas/{s}/versions/1" for s in schemas)):
         assert client.get(path, headers=H).status_code == 410, path

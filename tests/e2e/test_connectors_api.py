@@ -123,11 +123,11 @@ def test_patch_records_the_change_and_keeps_the_old_version(client: Client) -> N
     assert entries[1]["changes"] == ["Changed config prefix: /documents/ -> /new-prefix/"]
     assert entries[2]["changes"] == ["Initial creation"]
 
-    first = client.get(f"{PATH}/{connector_id}/versions/1", headers=OWNER)
+    first = client.get(f"{PATH}/{connector_id}/revisions/1", headers=OWNER)
     assert first.status_code == 200 and first.headers["etag"] == '"1"'
     assert first.json()["config"]["prefix"] == "/documents/" and first.json()["version"] == 1
     no_secret(first)
-    missing = client.get(f"{PATH}/{connector_id}/versions/9", headers=OWNER)
+    missing = client.get(f"{PATH}/{connector_id}/revisions/9", headers=OWNER)
     assert missing.status_code == 404
     assert problem_type(missing) == "connector-version-not-found"
 
@@ -237,7 +237,7 @@ def test_delete_restore_and_erase(client: Client, registry: Registry) -> None:
     assert denied.status_code == 403
     erased = client.delete(f"{PATH}/{connector_id}/erase", headers=H)
     assert erased.status_code == 204, erased.text
-    for path in (f"{PATH}/{connector_id}", f"{PATH}/{connector_id}/versions/1"):
+    for path in (f"{PATH}/{connector_id}", f"{PATH}/{connector_id}/revisions/1"):
         response = client.get(path, headers=H)
         assert response.status_code == 410, (path, response.text)
         assert problem_type(response) == "connector-erased"
@@ -293,7 +293,7 @@ def test_list_filters_and_pages(client: Client) -> None:
 def test_another_tenants_connector_answers_like_an_unknown_one(client: Client) -> None:
     connector_id = create(client, s3(scope="org"))
     intruder = {**headers(tenant="globex"), "X-Request-Id": "same-for-both"}
-    for suffix in ("", "/history", "/versions/1"):
+    for suffix in ("", "/history", "/revisions/1"):
         answers = []
         for target in ("cnn_" + "7" * 26, connector_id, "not-an-id"):
             response = client.get(f"{PATH}/{target}{suffix}", headers=intruder)

@@ -22,11 +22,19 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
-from api.params import AUDIT_CURSOR, CONNECTOR_CURSOR, CREDENTIAL_CURSOR, INTERNAL, SCHEMA_CURSOR
+from api.params import (
+    AUDIT_CURSOR,
+    CONNECTOR_CURSOR,
+    CREDENTIAL_CURSOR,
+    INTERNAL,
+    SCHEMA_CURSOR,
+    SYNC_CURSOR,
+)
 from domain.common import Actor
 from domain.connectors.ids import encode_connector_id
 from domain.credentials.ids import encode_credential_id
 from domain.ids import encode_schema_id
+from domain.sync.ids import encode_job_id
 from registry.auth import ROLES, issue_token
 from registry.service import Registry
 from registry.settings import ConnectionSettings
@@ -53,6 +61,9 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format(
     CREDENTIAL_CURSOR, _UUIDS.map(lambda u: _cursor("credentials", encode_credential_id(u)))
+)
+schemathesis.openapi.format(
+    SYNC_CURSOR, _UUIDS.map(lambda u: _cursor("sync", encode_job_id(u)))
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,

@@ -29,6 +29,7 @@ from tests.fixtures import (
     SECRET,
     Credentials,
     cid,
+    connector_body,
     headers,
     jwt_only,
     placed,
@@ -78,7 +79,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 54
+    assert len(documented) == 63
     assert documented == route_rules(client.app)
 
 
@@ -127,6 +128,8 @@ def _request_for(key: str, registry: Registry,
            "credentials": _fresh_credential(registry)}
     if "/auth-scheme-configs" in template or "/connections" in template:
         return _connection_request(method, template, registry, subject)
+    if "/connectors/{id}/versions" in template or "/connectors/{id}/sync" in template:
+        return _script_request(method, template, registry, subject)
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
         cid=connector, connector=connector, version="1",
@@ -182,6 +185,29 @@ def _connection_request(method: str, template: str, registry: Registry,
     elif method == "DELETE" and "/auth-scheme-configs/" in template:
         registry.app.remove_connection(Access(ADMIN, roles=("admin",)),
                                        _connector_uuid(connector), "prod")
+    return method, path, body
+
+
+SCRIPT = "def collect(ctx):\n    yield ('account', {'userId': 'u1'})\n"
+
+
+def _script_request(method: str, template: str, registry: Registry,
+                    subject: str) -> tuple[str, str, dict[str, Any]]:
+    """A request on a connector's script versions or sync jobs: a fresh universal connector
+    (owned by ``subject``) with a version ``v1``, and a queued job for the job routes."""
+    access = Access(Actor("setup", "acme"), roles=("admin",))
+    connector = registry.app.create_connector(access, connector_body(
+        f"Scripted {uuid.uuid4().hex[:12]}", ownerId=subject))
+    registry.app.save_script_version(access, connector.id, {"name": "v1", "script": SCRIPT})
+    job_id = "job_unknown"
+    if "{job_id}" in template:
+        job_id = registry.app.request_sync(access, connector.id).job_id
+    path = template.format(id=connector.connector_id, ref="v1", job_id=job_id)
+    body: dict[str, Any] = {}
+    if method == "POST" and template.endswith("/versions"):
+        body = {"json": {"name": "v2", "script": SCRIPT}}
+    elif method == "PUT":
+        body = {"json": {"version": "v1"}}
     return method, path, body
 
 
@@ -407,6 +433,11 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
         body = {"json": {"id": "x", "schemeType": "none"}} if "auth-scheme" in template else {
             "json": {"name": "prod", "credentials": {"action": []}}}
         body = body if method in ("POST", "PUT") else {}
+    elif "/connectors/{id}/versions" in template or "/connectors/{id}/sync" in template:
+        method, path, body = _script_request(method, template, registry, "setup")
+        theirs, random = path.split("/")[4], "cnn_" + "7" * 26
+        template = template.replace("{ref}", "v1").replace(
+            "{job_id}", path.split("/")[-1] if "{job_id}" in template else "")
     elif "/connectors/" in template:
         theirs, random = connector_id, "cnn_" + "7" * 26
         body = {"json": s3_connector("Intruder")} if method == "PUT" else body

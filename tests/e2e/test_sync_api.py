@@ -1,0 +1,262 @@
+"""Collector-script versions and sync jobs over HTTP, through the real app on both backends:
+a universal connector whose script pulls pages from a local HTTP server syncs into its
+schema; progress is visible while the job runs; a second sync updates changed records and
+forgets the gone ones; drift is reported; the connector shows its sync health."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from werkzeug import Request, Response
+
+from domain.ids import decode_schema_id
+from registry.records import RecordStore, primary_key
+from registry.service import Registry
+from registry.settings import ConnectionSettings
+from registry.sync import SyncWorker, WorkerThread
+from tests.fixtures import headers, seed_create
+from tests.support.servers import local_server
+
+Client = TestClient[Any]
+CONNECTORS = "/internal/v1/connectors"
+SCHEMAS = "/internal/v1/connector/universal/schemas"
+OWNER = headers(roles=("editor",), subject="owner-1")
+READER = headers(roles=("auditor",), subject="auditor-1")
+GLOBEX = headers(tenant="globex")
+DEADLINE = 60.0
+PAGES: dict[int, list[dict[str, Any]]] = {}
+GATE = {"open": True}
+"""While closed, the last page answers "come back" (no users yet) and the script asks
+again."""
+
+
+def pages(request: Request) -> Response:
+    page = int(request.args.get("page", "1"))
+    last = page + 1 not in PAGES
+    body = {"users": PAGES.get(page, []), "next": not last,
+            "wait": last and not GATE["open"]}
+    return Response(json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with local_server() as httpd:
+        httpd.expect_request("/users").respond_with_handler(pages)
+        yield httpd.url_for("").rstrip("/")
+
+
+@pytest.fixture
+def worker(registry: Registry) -> Iterator[WorkerThread]:
+    """One sync worker in the background, as ``registry serve`` runs it; the pages are
+    served on loopback, which this deployment allows."""
+    thread = WorkerThread(SyncWorker(registry.app, "http-worker",
+                                     outbound=ConnectionSettings(allow_private_targets=True)),
+                          idle=0.05)
+    thread.start()
+    yield thread
+    GATE["open"] = True
+    thread.stop()
+
+
+def script(base: str) -> str:
+    return (
+        "import time\n"
+        "def collect(ctx):\n"
+        "    page = 1\n"
+        "    while True:\n"
+        f"        data = ctx.http.get_json('{base}/users', params={{'page': page}})\n"
+        "        if data['wait']:\n"
+        "            time.sleep(0.05)\n"
+        "            continue\n"
+        "        for user in data['users']:\n"
+        "            yield ('account', user)\n"
+        "        if not data['next']:\n"
+        "            break\n"
+        "        page += 1\n"
+        "    ctx.log(f'read {page} pages')\n"
+    )
+
+
+def user(n: int, **changes: Any) -> dict[str, Any]:
+    return {"userId": f"u{n}", "username": f"user{n}", "email": f"u{n}@example.com",
+            "role": "member", "active": True, **changes}
+
+
+def poll(client: Client, path: str, done: Any, what: str) -> dict[str, Any]:
+    """GET ``path`` until ``done(body)``; fail after the deadline."""
+    deadline = time.monotonic() + DEADLINE
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = client.get(path, headers=OWNER)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if done(body):
+            return body
+        time.sleep(0.05)  # polling interval of a client watching the job
+    pytest.fail(f"no {what} within {DEADLINE}s; last answer {body}")
+
+
+def setup(client: Client, base: str) -> tuple[str, str]:
+    """A universal connector allowed to call the local server, its schema, a version."""
+    created = client.post(CONNECTORS, headers=OWNER, json={
+        "name": "HR API", "type": "universal", "scope": "org",
+        "config": {"baseUrl": "https://hr.example.com", "allowedHosts": ["127.0.0.1"]}})
+    assert created.status_code == 201, created.text
+    cnn = created.json()["id"]
+    schema = client.post(SCHEMAS, headers=OWNER, json=seed_create() | {"connectorId": cnn})
+    assert schema.status_code == 201, schema.text
+    saved = client.post(f"{CONNECTORS}/{cnn}/versions", headers=OWNER,
+                        json={"name": "v1", "description": "pages of users",
+                              "script": script(base)})
+    assert saved.status_code == 201, saved.text
+    return cnn, schema.json()["id"]
+
+
+def test_a_sync_over_http_shows_progress_then_updates_and_reports_drift(
+    client: Client, registry: Registry, server: str, worker: WorkerThread,
+) -> None:
+    PAGES.clear()
+    PAGES.update({1: [user(1), user(2)],
+                  2: [user(3, department="sales"), user(4, active="yes")]})
+    GATE["open"] = False
+    cnn, schema_id = setup(client, server)
+
+    queued = client.post(f"{CONNECTORS}/{cnn}/sync", headers=OWNER)
+    assert queued.status_code == 202, queued.text
+    job = queued.json()
+    assert job["status"] == "queued" and job["jobId"].startswith("job_") and job["startedAt"]
+    assert queued.headers["location"] == f"{CONNECTORS}/{cnn}/sync/{job['jobId']}"
+    again = client.post(f"{CONNECTORS}/{cnn}/sync", headers=OWNER)
+    assert again.status_code == 409, again.text
+    assert again.json()["jobId"] == job["jobId"]
+    path = f"{CONNECTORS}/{cnn}/sync/{job['jobId']}"
+
+    # The script waits at the last page while the gate is closed: the job is running and
+    # its progress so far can be read.
+    running = poll(client, path, lambda b: b["status"] == "running"
+                   and b["progress"]["collected"] == 2, "progress while running")
+    assert running["progress"] == {"collected": 2, "parsed": 2, "indexed": 2, "invalid": 0}
+    assert running["finishedAt"] is None and running["runningSince"]
+    assert client.get(f"{CONNECTORS}/{cnn}", headers=OWNER).json()["syncStatus"] == "running"
+    GATE["open"] = True
+    first = poll(client, path, lambda b: b["status"] == "succeeded", "first sync end")
+    assert first["drift"] == [{"field": "department", "seen": 1}]
+    assert first["errors"] == ["account record 4: /active: has the wrong type"]
+    assert first["scriptVersion"].startswith("ver_") and "info: read 2 pages" in first["log"]
+    store = RecordStore(registry.db)
+    uuid = decode_schema_id(schema_id)
+    assert uuid is not None
+    assert store.get(uuid, primary_key(user(3), ["userId"])) == user(3, department="sales")
+
+    PAGES.clear()
+    PAGES.update({1: [user(1, username="renamed"), user(2)]})
+    second = client.post(f"{CONNECTORS}/{cnn}/sync", headers=OWNER).json()
+    done = poll(client, f"{CONNECTORS}/{cnn}/sync/{second['jobId']}",
+                lambda b: b["status"] == "succeeded", "second sync end")
+    assert done["progress"] == {"collected": 2, "parsed": 2, "indexed": 2, "invalid": 0}
+    assert store.get(uuid, primary_key(user(1), ["userId"]))["username"] == "renamed"
+    assert store.get(uuid, primary_key(user(3), ["userId"])) is None  # gone at the source
+
+    listed = client.get(f"{CONNECTORS}/{cnn}/sync?limit=1", headers=READER)
+    assert listed.status_code == 200, listed.text
+    assert [j["jobId"] for j in listed.json()["jobs"]] == [second["jobId"]]
+    older = client.get(f"{CONNECTORS}/{cnn}/sync",
+                       params={"limit": 1, "cursor": listed.json()["nextCursor"]},
+                       headers=READER).json()
+    assert [j["jobId"] for j in older["jobs"]] == [job["jobId"]] and older["nextCursor"] is None
+
+    connector = client.get(f"{CONNECTORS}/{cnn}", headers=READER).json()
+    assert connector["syncStatus"] == "idle" and connector["status"] == "active"
+    assert connector["lastSyncAt"] == done["finishedAt"] and connector["consecutiveErrors"] == 0
+    assert connector["metrics"]["totalSynced"] == 5 and connector["metrics"]["last24h"] == 5
+    listed_connector = client.get(CONNECTORS, headers=READER).json()["connectors"]
+    assert [c["metrics"] for c in listed_connector if c["id"] == cnn] == [connector["metrics"]]
+
+
+def test_cancel_failures_and_bad_requests_change_nothing(
+    client: Client, server: str,
+) -> None:
+    PAGES.clear()
+    PAGES.update({1: [user(1)]})
+    cnn, _ = setup(client, server)
+    job = client.post(f"{CONNECTORS}/{cnn}/sync?full=false", headers=OWNER).json()
+    path = f"{CONNECTORS}/{cnn}/sync/{job['jobId']}"
+    assert client.get(path, headers=OWNER).json()["full"] is False
+    assert client.delete(path, headers=READER).status_code == 403
+    cancelled = client.delete(path, headers=OWNER)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    finished = client.delete(path, headers=OWNER)
+    assert finished.status_code == 409
+    assert finished.json()["type"].endswith("/sync-job-finished")
+
+    for bad in (f"{CONNECTORS}/{cnn}/sync/job_nope", f"{CONNECTORS}/{cnn}/sync/"
+                "job_01J0000000000000000000000X".replace("X", "0")):
+        missing = client.get(bad, headers=OWNER)
+        assert missing.status_code == 404, missing.text
+        assert missing.headers["content-type"] == "application/problem+json"
+    assert client.get(path, headers=GLOBEX).status_code == 404
+    assert client.post(f"{CONNECTORS}/{cnn}/sync", headers=GLOBEX).status_code == 404
+    assert client.get(f"{CONNECTORS}/{cnn}/sync?cursor=bogus",
+                      headers=OWNER).status_code == 422
+    assert client.post(f"{CONNECTORS}/{cnn}/sync?full=maybe",
+                       headers=OWNER).status_code == 422
+
+    storage = client.post(CONNECTORS, headers=OWNER, json={
+        "name": "Docs", "type": "s3", "scope": "org",
+        "config": {"bucket": "docs", "region": "us-east-1"}}).json()["id"]
+    refused = client.post(f"{CONNECTORS}/{storage}/sync", headers=OWNER)
+    assert refused.status_code == 422 and "only universal ones" in refused.json()["detail"]
+
+
+def test_script_versions_over_http(client: Client, server: str) -> None:
+    cnn, _ = setup(client, server)
+    versions = f"{CONNECTORS}/{cnn}/versions"
+    broken = client.post(versions, headers=OWNER,
+                         json={"name": "v2", "script": "def collect(ctx)\n    yield 1\n"})
+    assert broken.status_code == 201, broken.text
+    body = broken.json()
+    assert body["isLatest"] and not body["isDefault"] and body["publishedAt"] is None
+    assert [m["severity"] for m in body["messages"]] == ["error"]
+    assert broken.headers["location"] == f"{versions}/{body['id']}"
+
+    listed = client.get(versions, headers=READER).json()
+    assert [v["name"] for v in listed["versions"]] == ["v1", "v2"]
+    assert listed["latest"] == body["id"]
+    got = client.get(f"{versions}/default", headers=READER)
+    assert got.status_code == 200, got.text
+    default = got.json()
+    assert default["name"] == "v1" and default["isDefault"] and default["publishedAt"]
+    assert listed["default"] == default["id"]
+    assert client.get(f"{versions}/latest", headers=READER).json()["name"] == "v2"
+    assert client.get(f"{versions}/v1", headers=READER).json()["id"] == default["id"]
+    assert "script" not in default
+
+    refused = client.put(f"{versions}/default", headers=OWNER, json={"version": "v2"})
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/script-version-has-errors")
+    fixed = client.post(versions, headers=OWNER, json={"name": "v3", "script": script(server)})
+    moved = client.put(f"{versions}/default", headers=OWNER, json={"version": "v3"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["id"] == fixed.json()["id"] and moved.json()["isDefault"]
+
+    taken = client.post(versions, headers=OWNER, json={"name": "v1", "script": "x = 1"})
+    assert taken.status_code == 409
+    invalid = client.post(versions, headers=OWNER,
+                          json={"name": "latest", "script": "", "extra": 1})
+    assert invalid.status_code == 422
+    assert [e["pointer"] for e in invalid.json()["errors"]] == ["/extra", "/name", "/script"]
+    bad_default = client.put(f"{versions}/default", headers=OWNER, json={"version": 3})
+    assert bad_default.status_code == 422
+    assert client.put(f"{versions}/default", headers=OWNER,
+                      json={"version": "v9"}).status_code == 404
+    assert client.get(f"{versions}/v9", headers=READER).status_code == 404
+    assert client.post(versions, headers=READER,
+                       json={"name": "v4", "script": "x = 1"}).status_code == 403
+    assert client.get(versions, headers=GLOBEX).status_code == 404
+    assert client.get(f"{CONNECTORS}/{cnn}/revisions/1", headers=READER).status_code == 200
