@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from api.params import AUDIT_CURSOR, CONNECTOR_CURSOR, CREDENTIAL_CURSOR, INTERNAL, SCHEMA_CURSOR
+from api.records import RECORD_CURSOR
 from domain.common import Actor
 from domain.connectors.ids import encode_connector_id
 from domain.credentials.ids import encode_credential_id
@@ -53,6 +54,11 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format(
     CREDENTIAL_CURSOR, _UUIDS.map(lambda u: _cursor("credentials", encode_credential_id(u)))
+)
+schemathesis.openapi.format(
+    RECORD_CURSOR,
+    st.tuples(_UUIDS, st.binary(min_size=32, max_size=32)).map(
+        lambda t: _cursor("records", encode_schema_id(t[0]), t[1].hex())),
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,
