@@ -21,6 +21,7 @@ from api.observability import RequestIds, ready
 from api.openapi import openapi_config
 from api.params import UNIVERSAL
 from api.problems import problem_details_plugin, unexpected
+from api.records import RecordController
 from api.schemas import SchemaController
 from api.scripts import ScriptVersionController
 from api.sync import SyncJobController
@@ -57,8 +58,8 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            Router(UNIVERSAL, route_handlers=[SchemaController, GenerateController,
-                                              ModelController]),
+            Router(UNIVERSAL, route_handlers=[SchemaController, RecordController,
+                                              GenerateController, ModelController]),
             ConnectorTypeController,
             ConnectorController,
             AuthSchemeConfigController,

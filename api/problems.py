@@ -69,6 +69,7 @@ from domain.oauth.errors import (
     OAuthNotConfiguredError,
     OAuthTypeError,
 )
+from domain.record_query import RecordFilterError, RecordNotFoundError
 from domain.scripts.versions import (
     ScriptVersionHasErrorsError,
     ScriptVersionNameTakenError,
@@ -167,6 +168,8 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     SyncJobNotFoundError: (404, "sync-job-not-found", "Sync job not found"),
     SyncInProgressError: (409, "sync-in-progress", "A sync of the connector is in progress"),
     SyncJobFinishedError: (409, "sync-job-finished", "Sync job has finished"),
+    RecordNotFoundError: (404, "record-not-found", "Record not found"),
+    RecordFilterError: (422, "invalid-parameter", "Invalid parameter"),
 }
 
 # Litestar's own HTTP errors (unknown route, wrong method, body too large...)
@@ -250,7 +253,8 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     status, slug, title = ERRORS.get(type(error)) or _by_base(error)
     extra: dict[str, Any] = {}
     if isinstance(error, SchemaValidationError | ConnectorValidationError
-                  | CredentialValidationError | ScriptVersionValidationError):
+                  | CredentialValidationError | ScriptVersionValidationError
+                  | RecordFilterError):
         extra["errors"] = _violations(error.violations)
     if isinstance(error, SyncInProgressError):
         extra["jobId"] = error.job_id

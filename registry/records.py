@@ -24,6 +24,7 @@ from uuid import UUID
 import msgspec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from domain.record_query import matches
 from projections.db import Cursor, Database
 from registry.persistence import KEYS_TABLE, RECORDS_TABLE
 
@@ -49,6 +50,15 @@ def primary_key(record: Mapping[str, Any], fields: Sequence[str]) -> str:
     if len(fields) == 1:
         return _ENCODE(record.get(fields[0])).decode()
     return _ENCODE([record.get(name) for name in fields]).decode()
+
+
+def canonical_key(text: str) -> str | None:
+    """A primary key text as :func:`primary_key` writes it (``[1, "x"]`` is ``[1,"x"]``);
+    ``None`` when it is not JSON, so no record can have it."""
+    try:
+        return _ENCODE(_DECODE(text)).decode()
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
 
 
 class RecordStore:
@@ -99,9 +109,11 @@ class RecordStore:
             return None if row is None else sealer.open(row["key_hash"], row["sealed"])
 
     def page(self, schema: UUID, *, limit: int, cursor: str | None = None,
-             where: Mapping[str, Any] | None = None) -> Page:
+             where: Mapping[str, Any] | None = None, scan: int | None = None) -> Page:
         """Records in a stable order (by key hash), ``limit`` at a time, only those whose
-        fields equal ``where``'s values. The cursor is the last key hash served."""
+        fields equal ``where``'s values (strictly: :func:`domain.record_query.matches`).
+        The cursor is the last key hash looked at. With ``scan``, at most that many rows
+        are opened: a filter that matches little ends the page early, with a cursor."""
         found: list[dict[str, Any]] = []
         last = cursor or ""
         with self.db.read() as cur:
@@ -109,8 +121,10 @@ class RecordStore:
             if key is None:
                 return Page([], None)
             sealer = _Sealer(schema, key)
-            for key_hash, record in self._scan(cur, sealer, schema, last):
-                if where and any(record.get(k) != v for k, v in where.items()):
+            for opened, (key_hash, record) in enumerate(self._scan(cur, sealer, schema, last)):
+                if scan is not None and opened == scan:
+                    return Page(found, last)
+                if where and not matches(record, where):
                     last = key_hash
                     continue
                 if len(found) == limit:

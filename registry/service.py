@@ -18,6 +18,7 @@ from projections.schemas import SchemaQueries
 from projections.tokens import TokenQueries
 from registry.application import SchemaRegistry
 from registry.health import DatabaseUnavailableError
+from registry.records import RecordStore
 from registry.settings import Settings, persistence_env
 from registry.sync import SyncWorker, WorkerThread
 
@@ -46,6 +47,8 @@ class Registry:
         self.credentials: CredentialQueries = self.app.credentials
         self.tokens = TokenQueries(self.db)
         self.audit = AuditQueries(self.db)
+        self.records = RecordStore(self.db)
+        """The collected records of schemas (sealed; read by the records routes)."""
         self.watchers: list[Watcher] = []
         self._follower: Follower | None = None
         self._workers: list[WorkerThread] = []

@@ -30,6 +30,7 @@ from api.params import (
     SCHEMA_CURSOR,
     SYNC_CURSOR,
 )
+from api.records import RECORD_CURSOR
 from domain.common import Actor
 from domain.connectors.ids import encode_connector_id
 from domain.credentials.ids import encode_credential_id
@@ -64,6 +65,11 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format(
     SYNC_CURSOR, _UUIDS.map(lambda u: _cursor("sync", encode_job_id(u)))
+)
+schemathesis.openapi.format(
+    RECORD_CURSOR,
+    st.tuples(_UUIDS, st.binary(min_size=32, max_size=32)).map(
+        lambda t: _cursor("records", encode_schema_id(t[0]), t[1].hex())),
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,

@@ -7,7 +7,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import jwt
 import pytest
@@ -18,9 +18,11 @@ from litestar.testing import TestClient
 from domain.common import Actor
 from domain.connectors.ids import decode_connector_id
 from domain.credentials.ids import decode_credential_id
+from domain.ids import decode_schema_id
 from domain.oauth.grant import grant_uuid
 from registry.auth import ROLES
 from registry.connectors import Access
+from registry.records import primary_key
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import (
@@ -79,7 +81,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 63
+    assert len(documented) == 65
     assert documented == route_rules(client.app)
 
 
@@ -90,6 +92,20 @@ def _fresh_schema(registry: Registry, tenant: str = "acme") -> tuple[str, str]:
     state = registry.app.create_schema(access, seed_create() | {"key": key,
                                                                 "connectorId": connector})
     return state.schema_id, connector
+
+
+RECORD = {"userId": "u/1", "username": "collected"}
+RECORD_KEY = quote(primary_key(RECORD, ["userId"]), safe="")
+"""A record of the seed schema, and its primary key as a path segment."""
+
+
+def _with_record(registry: Registry, schema_id: str) -> str:
+    """Give a fresh schema one collected record, through the registry's record store."""
+    schema = decode_schema_id(schema_id)
+    assert schema is not None
+    registry.records.upsert(schema, uuid.uuid4(),
+                            [(primary_key(RECORD, ["userId"]), RECORD)])
+    return schema_id
 
 
 LOOPBACK_DATABASE = {"type": "postgresql", "config": {"host": "127.0.0.1", "database": "x"},
@@ -130,9 +146,11 @@ def _request_for(key: str, registry: Registry,
         return _connection_request(method, template, registry, subject)
     if "/connectors/{id}/versions" in template or "/connectors/{id}/sync" in template:
         return _script_request(method, template, registry, subject)
+    if "/records" in template:
+        _with_record(registry, schema_id)
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
-        cid=connector, connector=connector, version="1",
+        cid=connector, connector=connector, version="1", primary_key=RECORD_KEY,
         type="google_drive" if "/oauth/" in template else "s3",
     )
     body: dict[str, Any] = {}
@@ -420,7 +438,7 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     schema_id, connector = _fresh_schema(registry)
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
     connector_id = _fresh_connector(registry)
-    theirs, random = schema_id, "sch_" + "7" * 26
+    theirs, random = _with_record(registry, schema_id), "sch_" + "7" * 26
     body: dict[str, Any] = {"json": placed(seed_create())} if method == "PUT" else {}
     if "api-tokens" in template:
         theirs, random = token_id, str(uuid.uuid4())
@@ -451,7 +469,7 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     answers = []
     for target in (random, theirs):
         path = template.format(id=target, cid=connector, connector="x", version="1",
-                               config_id="key", name="prod")
+                               config_id="key", name="prod", primary_key=RECORD_KEY)
         response = client.request(method, path, headers=intruder, **body)
         answers.append((response.status_code, response.json()))
     assert answers[0] == answers[1]

@@ -14,8 +14,6 @@ import pytest
 from litestar.testing import TestClient
 from werkzeug import Request, Response
 
-from domain.ids import decode_schema_id
-from registry.records import RecordStore, primary_key
 from registry.service import Registry
 from registry.settings import ConnectionSettings
 from registry.sync import SyncWorker, WorkerThread
@@ -101,6 +99,14 @@ def poll(client: Client, path: str, done: Any, what: str) -> dict[str, Any]:
     pytest.fail(f"no {what} within {DEADLINE}s; last answer {body}")
 
 
+def record(client: Client, records: str, key: str) -> Any:
+    """A stored record, read over HTTP by its primary key (a JSON string here)."""
+    response = client.get(f"{records}/%22{key}%22", headers=READER)
+    assert response.status_code == 200, response.text
+    assert response.json()["primaryKey"] == f'"{key}"'
+    return response.json()["record"]
+
+
 def setup(client: Client, base: str) -> tuple[str, str]:
     """A universal connector allowed to call the local server, its schema, a version."""
     created = client.post(CONNECTORS, headers=OWNER, json={
@@ -148,10 +154,9 @@ def test_a_sync_over_http_shows_progress_then_updates_and_reports_drift(
     assert first["drift"] == [{"field": "department", "seen": 1}]
     assert first["errors"] == ["account record 4: /active: has the wrong type"]
     assert first["scriptVersion"].startswith("ver_") and "info: read 2 pages" in first["log"]
-    store = RecordStore(registry.db)
-    uuid = decode_schema_id(schema_id)
-    assert uuid is not None
-    assert store.get(uuid, primary_key(user(3), ["userId"])) == user(3, department="sales")
+    records = f"{SCHEMAS}/{schema_id}/records"
+    assert record(client, records, "u3") == user(3, department="sales")
+    assert client.get(f"{records}/%22u4%22", headers=READER).status_code == 404  # invalid
 
     PAGES.clear()
     PAGES.update({1: [user(1, username="renamed"), user(2)]})
@@ -159,8 +164,10 @@ def test_a_sync_over_http_shows_progress_then_updates_and_reports_drift(
     done = poll(client, f"{CONNECTORS}/{cnn}/sync/{second['jobId']}",
                 lambda b: b["status"] == "succeeded", "second sync end")
     assert done["progress"] == {"collected": 2, "parsed": 2, "indexed": 2, "invalid": 0}
-    assert store.get(uuid, primary_key(user(1), ["userId"]))["username"] == "renamed"
-    assert store.get(uuid, primary_key(user(3), ["userId"])) is None  # gone at the source
+    assert record(client, records, "u1")["username"] == "renamed"
+    assert client.get(f"{records}/%22u3%22", headers=READER).status_code == 404  # gone
+    page = client.get(records, headers=READER).json()
+    assert sorted(r["primaryKey"] for r in page["records"]) == ['"u1"', '"u2"']
 
     listed = client.get(f"{CONNECTORS}/{cnn}/sync?limit=1", headers=READER)
     assert listed.status_code == 200, listed.text
