@@ -39,6 +39,8 @@ from registry.health import DatabaseUnavailableError
 from registry.service import Registry
 
 log = logging.getLogger("registry.audit")
+AUDIT_DETAIL = "audit_detail"
+"""The ASGI scope key under which a handler leaves its audit record's ``detail``."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 INTERNAL = "/internal/"
 
@@ -201,6 +203,7 @@ async def record(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) 
         "schema_id": _schema_id(scope, headers),
         "status": status,
         "outcome": outcome_of(status),
+        "detail": scope.get(AUDIT_DETAIL),
     }
     pending = PENDING_AUDIT.set(None)  # this save is the record itself, nothing to add
     try:

@@ -26,6 +26,7 @@ from api.schemas import SchemaController
 from api.scripts import ScriptVersionController
 from api.sync import SyncJobController
 from api.tokens import TokenController
+from api.tools import ToolController
 from api.trail import AuditController
 from registry.access import Authenticator
 from registry.auth import TokenVerifier
@@ -58,7 +59,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            Router(UNIVERSAL, route_handlers=[SchemaController, RecordController,
+            Router(UNIVERSAL, route_handlers=[SchemaController, RecordController, ToolController,
                                               GenerateController, ModelController]),
             ConnectorTypeController,
             ConnectorController,

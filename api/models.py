@@ -6,6 +6,7 @@ that turns them into what clients see.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -172,6 +173,7 @@ class AuditEntry(Base):
     schema_id: str | None
     status: int
     outcome: str
+    detail: dict[str, Any] | None
 
 
 class AuditPage(Base):
@@ -521,6 +523,7 @@ def audit_entry(row: dict[str, Any]) -> AuditEntry:
         schema_id=row["schema_id"],
         status=row["status"],
         outcome=row["outcome"],
+        detail=json.loads(row["detail"]) if row.get("detail") else None,
     )
 
 

@@ -70,6 +70,12 @@ from domain.oauth.errors import (
     OAuthTypeError,
 )
 from domain.record_query import RecordFilterError, RecordNotFoundError
+from domain.scripts.actions import (
+    ActionFailedError,
+    ActionInputError,
+    ActionNotFoundError,
+    ActionsBusyError,
+)
 from domain.scripts.versions import (
     ScriptVersionHasErrorsError,
     ScriptVersionNameTakenError,
@@ -168,6 +174,10 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     SyncJobNotFoundError: (404, "sync-job-not-found", "Sync job not found"),
     SyncInProgressError: (409, "sync-in-progress", "A sync of the connector is in progress"),
     SyncJobFinishedError: (409, "sync-job-finished", "Sync job has finished"),
+    ActionNotFoundError: (404, "action-not-found", "Tool not found"),
+    ActionInputError: (422, "validation-failed", "The request is not valid"),
+    ActionFailedError: (502, "action-failed", "The action failed"),
+    ActionsBusyError: (429, "too-many-actions", "Too many actions of this connector"),
     RecordNotFoundError: (404, "record-not-found", "Record not found"),
     RecordFilterError: (422, "invalid-parameter", "Invalid parameter"),
 }
@@ -254,7 +264,7 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     extra: dict[str, Any] = {}
     if isinstance(error, SchemaValidationError | ConnectorValidationError
                   | CredentialValidationError | ScriptVersionValidationError
-                  | RecordFilterError):
+                  | RecordFilterError | ActionInputError):
         extra["errors"] = _violations(error.violations)
     if isinstance(error, SyncInProgressError):
         extra["jobId"] = error.job_id
@@ -273,6 +283,8 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     headers = None
     if isinstance(error, DatabaseUnavailableError):
         headers = {"Retry-After": str(error.retry_after)}
+    if isinstance(error, ActionsBusyError):
+        headers = {"Retry-After": "1"}
     return Problem(status, slug, title, str(error), headers=headers, **extra)
 
 

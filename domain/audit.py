@@ -20,7 +20,7 @@ class AuditRecord(Aggregate):
         may hold a connector id, which an erase must leave nowhere readable.
         """
 
-        class_version = 2
+        class_version = 3
 
         tenant: str
         authenticated: bool
@@ -32,6 +32,9 @@ class AuditRecord(Aggregate):
         schema_id: str | None
         status: int
         outcome: str
+        detail: dict[str, Any] | None
+        """What the request did beyond its route, when the route says: an action's
+        connector, id, outcome and duration (never a secret input value)."""
 
         shredded: ClassVar[bool] = False
 
@@ -40,7 +43,12 @@ class AuditRecord(Aggregate):
             """Version 1 also kept the request path; it is not read back any more."""
             state.pop("path", None)
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Version 2 had no detail."""
+            state["detail"] = None
+
     @classmethod
     def record(cls, **fields: object) -> AuditRecord:
         """A new record of one request."""
-        return cls._create(cls.Recorded, id=uuid4(), **fields)
+        return cls._create(cls.Recorded, id=uuid4(), **{"detail": None, **fields})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from domain.audit import AuditRecord
@@ -10,7 +11,7 @@ from projections.db import Cursor, Database, Row
 
 FIELDS = (
     "id", "recorded_at", "tenant", "authenticated", "subject", "email", "app_id", "method",
-    "route", "schema_id", "status", "outcome",
+    "route", "schema_id", "status", "outcome", "detail",
 )
 
 
@@ -18,7 +19,7 @@ class AuditProjection:
     """Applies audit records to ``registry_audit``."""
 
     name = "audit"
-    version = 2
+    version = 3
     tables: tuple[str, ...] = ("registry_audit",)
 
     def create_tables(self, cur: Cursor) -> None:
@@ -28,7 +29,7 @@ class AuditProjection:
             " id TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, tenant TEXT NOT NULL,"
             " authenticated INTEGER NOT NULL, subject TEXT, email TEXT, app_id TEXT,"
             " method TEXT NOT NULL, route TEXT NOT NULL, schema_id TEXT,"
-            " status INTEGER NOT NULL, outcome TEXT NOT NULL)"
+            " status INTEGER NOT NULL, outcome TEXT NOT NULL, detail TEXT)"
         )
         cur.execute(
             "CREATE INDEX IF NOT EXISTS registry_audit_by_tenant"
@@ -43,6 +44,7 @@ class AuditProjection:
             str(event.originator_id), iso_timestamp(event.timestamp), event.tenant,
             int(event.authenticated), event.subject, event.email, event.app_id, event.method,
             event.route, event.schema_id, event.status, event.outcome,
+            None if event.detail is None else json.dumps(event.detail, sort_keys=True),
         )
         cur.execute(
             f"INSERT INTO registry_audit ({', '.join(FIELDS)})"

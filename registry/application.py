@@ -63,6 +63,7 @@ from projections.schemas import SchemaProjection, SchemaQueries
 from projections.sync import SyncJobProjection, SyncJobQueries
 from projections.tokens import TokenProjection
 from registry import tokens
+from registry.actions import ActionCommands
 from registry.connections import ConnectionCommands
 from registry.connectors import Access, ConnectorCommands
 from registry.credentials import CredentialCommands
@@ -125,9 +126,9 @@ def database_of(app: Application[UUID]) -> Database:
 
 
 class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, OAuthCommands,
-                     ScriptCommands, SyncCommands, Application[UUID]):
+                     ScriptCommands, SyncCommands, ActionCommands, Application[UUID]):
     """Commands on schemas, connectors, credentials, OAuth grants, script versions, sync
-    jobs, API tokens and the audit trail, saved as events."""
+    jobs, actions, API tokens and the audit trail, saved as events."""
 
     name = "SchemaRegistry"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Connector: SNAPSHOT_INTERVAL}

@@ -136,7 +136,23 @@ class Idle:
     worker's cue to beat its heartbeat)."""
 
 
-Message = Record | LogLine | Checkpoint | Idle
+@dataclass(frozen=True)
+class Result:
+    """What an action returned."""
+
+    output: Any
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the inspection of a script found: its messages and its declared actions (as
+    declared, unchecked)."""
+
+    messages: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+
+
+Message = Record | LogLine | Checkpoint | Idle | Result
 HttpHandler = Callable[[Mapping[str, Any]], dict[str, Any]]
 """Answers one ``ctx.http`` request: ``{"ok": True, "status", "headers", "body"}`` or
 ``{"ok": False, "error"}`` (a refusal the script sees as an exception)."""
@@ -195,10 +211,40 @@ class Sandbox:
         finally:
             run.stop()
 
+    def call(self, script: str, context: Mapping[str, Any], action: str, value: Any, *,
+             on_http: HttpHandler = _refuse_http,
+             limits: Limits | None = None) -> tuple[Any, list[LogLine]]:
+        """Run the action ``action`` the script declares with ``value`` as its input:
+        answers its output and its log lines; :class:`ScriptFailedError` like :meth:`run`."""
+        limits = limits or self.limits
+        job = {"script": script, "mode": "action", "action": action, "input": value,
+               "context": dict(context), "limits": limits.for_runner()}
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env={"LC_ALL": "C.UTF-8"}, start_new_session=True,
+            close_fds=True)
+        run = _Run(process, limits, on_http)
+        output: Any = None
+        lines: list[LogLine] = []
+        try:
+            run.send(job)
+            for message in run.messages():
+                if isinstance(message, Result):
+                    output = message.output
+                elif isinstance(message, LogLine):
+                    lines.append(message)
+        finally:
+            run.stop()
+        return output, lines
+
     def inspect(self, script: str, *, limits: Limits | None = None) -> list[dict[str, Any]]:
         """Check ``script`` against the contract in the sandbox (its module code runs there,
         never here): ``[{text, severity: info|warning|error, detail[]}]``. A run that cannot
         finish (a limit, a crash) is one error message."""
+        return self.inspect_script(script, limits=limits).messages
+
+    def inspect_script(self, script: str, *, limits: Limits | None = None) -> Inspection:
+        """:meth:`inspect`, with the actions the script declares."""
         limits = limits or self.limits
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -210,9 +256,13 @@ class Sandbox:
             while True:
                 message = run.next_message()
                 if message.get("type") == "inspected":
-                    return [dict(m) for m in message.get("messages") or []]
+                    declared = message.get("actions")
+                    return Inspection(
+                        [dict(m) for m in message.get("messages") or []],
+                        [dict(a) for a in declared if isinstance(a, dict)]
+                        if isinstance(declared, list) else [])
         except ScriptFailedError as failed:
-            return [{"text": failed.reason, "severity": "error", "detail": []}]
+            return Inspection([{"text": failed.reason, "severity": "error", "detail": []}], [])
         finally:
             run.stop()
 
@@ -338,6 +388,8 @@ class _Run:
                 yield LogLine(str(message.get("level") or "info"), str(message.get("message")))
             elif kind == "checkpoint":
                 yield Checkpoint(message.get("state"))
+            elif kind == "result":
+                yield Result(message.get("output"))
             elif kind == "http":
                 self.send({"id": message.get("id"), **self._http(message)})
                 yield Idle()  # a script busy with requests still lets its worker report

@@ -3,10 +3,11 @@
 The host starts it as ``python -I -S runner.py`` inside bubblewrap and speaks JSON lines with
 it: the first line on stdin is the job (script, entry point, context, limits); from then on
 every line the runner writes on its protocol stream is a message (``record``, ``log``,
-``checkpoint``, ``http``, ``done`` or ``failed``), and every line it reads back is the answer
-to its last ``http`` message. The runner is trusted until it hands control to the script: it
-sets the resource limits, drops to an unprivileged user when it starts as root, and only then
-compiles and runs the script. Nothing from the registry is importable here.
+``checkpoint``, ``http``, an action's ``result``, ``done`` or ``failed``), and every line it
+reads back is the answer to its last ``http`` message. The runner is trusted until it hands
+control to the script: it sets the resource limits, drops to an unprivileged user when it
+starts as root, and only then compiles and runs the script. Nothing from the registry is
+importable here.
 """
 
 from __future__ import annotations
@@ -215,6 +216,44 @@ def drop_privileges() -> None:
         os.setuid(NOBODY)
 
 
+class Actions:
+    """``@action(id, description=..., input=..., output=...)``: the tools a script declares
+    besides ``collect``. The decorator is in every script's namespace; what it declares is
+    checked on the host (an id, a description, JSON Schemas), never trusted here."""
+
+    def __init__(self) -> None:
+        self.declared: dict[str, dict[str, Any]] = {}
+        self.functions: dict[str, Any] = {}
+        self.problems: list[str] = []
+
+    def __call__(self, action_id: Any, *, description: Any = None, name: Any = None,
+                 input: Any = None, output: Any = None) -> Any:
+        def register(function: Any) -> Any:
+            key = str(action_id)
+            if key in self.declared:
+                self.problems.append(f"action {key!r} is declared twice")
+            elif not callable(function):
+                self.problems.append(f"action {key!r} does not decorate a function")
+            else:
+                self.declared[key] = {"id": action_id, "name": name,
+                                      "description": description,
+                                      "inputSchema": input, "outputSchema": output}
+                self.functions[key] = function
+            return function
+
+        return register
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The declarations as JSON (anything that is not JSON is a problem)."""
+        found = []
+        for key, declared in self.declared.items():
+            try:
+                found.append(json.loads(json.dumps(declared)))
+            except (TypeError, ValueError):
+                self.problems.append(f"action {key!r}: its declaration is not JSON data")
+        return found
+
+
 def records(entry: Any, ctx: Context) -> Iterator[tuple[str, Any]]:
     produced = entry(ctx)
     if produced is None:
@@ -238,12 +277,22 @@ def main() -> int:
         return inspect(protocol, str(job["script"]))
     try:
         code = compile(str(job["script"]), "<collector>", "exec")
-        namespace: dict[str, Any] = {"__name__": "collector"}
+        actions = Actions()
+        namespace: dict[str, Any] = {"__name__": "collector", "action": actions}
         exec(code, namespace)  # noqa: S102 - the sandbox exists to run this
+        ctx = Context(protocol, job.get("context") or {})
+        if job.get("mode") == "action":
+            function = actions.functions.get(str(job.get("action")))
+            if function is None:
+                raise LookupError(f"the script declares no action {job.get('action')!r}")
+            output = function(ctx, job.get("input"))
+            sys.stdout.flush()
+            protocol.send({"type": "result", "output": output}, flush=True)
+            protocol.send({"type": "done"}, flush=True)
+            return 0
         entry = namespace.get(str(job.get("entry") or "collect"))
         if not callable(entry):
             raise TypeError(f"the script defines no function {job.get('entry') or 'collect'}")
-        ctx = Context(protocol, job.get("context") or {})
         for entity_type, record in records(entry, ctx):
             protocol.send({"type": "record", "entity": entity_type, "record": record})
         sys.stdout.flush()
@@ -272,7 +321,8 @@ def inspect(protocol: Protocol, script: str) -> int:
         say("error", f"line {error.lineno}: {error.msg}", (error.text or "").rstrip())
         protocol.send({"type": "inspected", "messages": messages}, flush=True)
         return 0
-    namespace: dict[str, Any] = {"__name__": "collector"}
+    actions = Actions()
+    namespace: dict[str, Any] = {"__name__": "collector", "action": actions}
     try:
         exec(code, namespace)  # noqa: S102 - the sandbox exists to run this
     except BaseException as error:  # the module's own code failed
@@ -293,7 +343,11 @@ def inspect(protocol: Protocol, script: str) -> int:
             say("error", "collect must be a generator: it yields (entity_type, record) pairs")
     if not messages:
         say("info", "the script defines collect(ctx)")
-    protocol.send({"type": "inspected", "messages": messages}, flush=True)
+    declared = actions.documents()
+    for problem in actions.problems:
+        say("error", problem)
+    protocol.send({"type": "inspected", "messages": messages, "actions": declared},
+                  flush=True)
     return 0
 
 

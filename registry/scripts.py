@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 from ulid import ULID
 
 from domain.errors import Violation
+from domain.scripts.actions import check_declarations
 from domain.scripts.versions import (
     ScriptVersion,
     ScriptVersions,
@@ -61,11 +62,14 @@ class ScriptCommands:
                                     body.get("script"))
         if violations:
             raise ScriptVersionValidationError(violations)
-        messages = self.sandbox.inspect(str(body["script"]))
+        inspection = self.sandbox.inspect_script(str(body["script"]))
+        declared = check_declarations(inspection.actions)
         versions = self._script_versions(connector.id) or ScriptVersions.open(
             access.actor, connector.id)
         saved = versions.save_version(access.actor, ULID().to_uuid(), str(body["name"]),
-                                      body.get("description"), str(body["script"]), messages)
+                                      body.get("description"), str(body["script"]),
+                                      [*inspection.messages, *declared.messages],
+                                      declared.actions)
         self._save(versions)
         return saved
 

@@ -289,9 +289,9 @@ class SyncWorker:
             return "the script version to run is gone"
         targets = self._targets(state.tenant, connector)
         context = {"config": dict(connector.config), "credentials": credentials or {},
-                   "variables": _variables(connector),
+                   "variables": script_variables(connector),
                    "state": self._checkpoint(state.tenant, connector.id, job.id)}
-        http = HostHttp(_allowed_hosts(connector), self.outbound)
+        http = HostHttp(allowed_hosts(connector), self.outbound)
         self._http = http
         tally = _Tally()
         reported = time.monotonic()
@@ -448,7 +448,7 @@ def host_allowed(host: str, allowed: frozenset[str]) -> bool:
         entry.startswith("*.") and host.endswith(entry[1:]) for entry in allowed)
 
 
-def _allowed_hosts(connector: ConnectorState) -> frozenset[str]:
+def allowed_hosts(connector: ConnectorState) -> frozenset[str]:
     hosts = set()
     base = connector.config.get("baseUrl")
     if isinstance(base, str) and urlsplit(base).hostname:
@@ -458,7 +458,7 @@ def _allowed_hosts(connector: ConnectorState) -> frozenset[str]:
     return frozenset(hosts)
 
 
-def _variables(connector: ConnectorState) -> dict[str, Any]:
+def script_variables(connector: ConnectorState) -> dict[str, Any]:
     return {str(v.get("name")): v.get("value") for v in connector.connection_variables}
 
 

@@ -83,6 +83,8 @@ class ScriptVersion:
     messages: tuple[Mapping[str, Any], ...] = ()
     published_at: datetime | None = None
     """When it first became the default."""
+    actions: tuple[Mapping[str, Any], ...] = ()
+    """The actions (tools) it declares, checked when it was saved."""
 
     @property
     def version_id(self) -> str:
@@ -173,15 +175,24 @@ class ScriptVersions(Aggregate):
     class Saved(Event):
         """A version was saved; ``script`` is the only copy of its text."""
 
+        class_version = 2
+
         version_id: UUID
         name: str
         description: str | None
         script: str
         messages: list[dict[str, Any]]
+        actions: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 came before scripts declared actions."""
+            state["actions"] = []
 
         def change(self, state: ScriptVersionsState) -> ScriptVersionsState:
             version = ScriptVersion(self.version_id, self.name, self.description,
-                                    self.timestamp, self.actor, tuple(self.messages))
+                                    self.timestamp, self.actor, tuple(self.messages),
+                                    actions=tuple(self.actions))
             return dataclasses.replace(state, versions=(*state.versions, version))
 
     class DefaultChanged(Event):
@@ -200,7 +211,8 @@ class ScriptVersions(Aggregate):
 
     def save_version(self, actor: Actor, version_id: UUID, name: str,
                      description: str | None, script: str,
-                     messages: Sequence[Mapping[str, Any]]) -> ScriptVersion:
+                     messages: Sequence[Mapping[str, Any]],
+                     actions: Sequence[Mapping[str, Any]] = ()) -> ScriptVersion:
         """Record a checked version (``messages`` from the sandbox's inspection); the
         first one without errors becomes the default."""
         violations = check_version(name, description, script)
@@ -210,7 +222,8 @@ class ScriptVersions(Aggregate):
             raise ScriptVersionNameTakenError(f"a script version is already called {name!r}")
         self.trigger_event(self.Saved, tenant=actor.tenant, actor=actor.name,
                            version_id=version_id, name=name, description=description,
-                           script=script, messages=[_message(m) for m in messages])
+                           script=script, messages=[_message(m) for m in messages],
+                           actions=[dict(a) for a in actions])
         saved = self.state.versions[-1]
         if self.state.default is None and not saved.has_errors:
             self.trigger_event(self.DefaultChanged, tenant=actor.tenant, actor=actor.name,

@@ -81,7 +81,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 65
+    assert len(documented) == 67
     assert documented == route_rules(client.app)
 
 
@@ -144,7 +144,7 @@ def _request_for(key: str, registry: Registry,
            "credentials": _fresh_credential(registry)}
     if "/auth-scheme-configs" in template or "/connections" in template:
         return _connection_request(method, template, registry, subject)
-    if "/connectors/{id}/versions" in template or "/connectors/{id}/sync" in template:
+    if any(part in template for part in SCRIPTED_ROUTES):
         return _script_request(method, template, registry, subject)
     if "/records" in template:
         _with_record(registry, schema_id)
@@ -206,7 +206,13 @@ def _connection_request(method: str, template: str, registry: Registry,
     return method, path, body
 
 
-SCRIPT = "def collect(ctx):\n    yield ('account', {'userId': 'u1'})\n"
+SCRIPT = ("def collect(ctx):\n    yield ('account', {'userId': 'u1'})\n"
+          "@action('ping', description='Answers pong')\n"
+          "def ping(ctx, input):\n    return {'pong': True}\n")
+
+
+SCRIPTED_ROUTES = ("/connectors/{id}/versions", "/connectors/{id}/sync", "/tools/{id}",
+                   "/action/{id}/")
 
 
 def _script_request(method: str, template: str, registry: Registry,
@@ -220,12 +226,15 @@ def _script_request(method: str, template: str, registry: Registry,
     job_id = "job_unknown"
     if "{job_id}" in template:
         job_id = registry.app.request_sync(access, connector.id).job_id
-    path = template.format(id=connector.connector_id, ref="v1", job_id=job_id)
+    path = template.format(id=connector.connector_id, ref="v1", job_id=job_id,
+                           action_id="ping")
     body: dict[str, Any] = {}
     if method == "POST" and template.endswith("/versions"):
         body = {"json": {"name": "v2", "script": SCRIPT}}
     elif method == "PUT":
         body = {"json": {"version": "v1"}}
+    elif "/action/" in template:
+        body = {"json": {}}
     return method, path, body
 
 
@@ -451,10 +460,12 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
         body = {"json": {"id": "x", "schemeType": "none"}} if "auth-scheme" in template else {
             "json": {"name": "prod", "credentials": {"action": []}}}
         body = body if method in ("POST", "PUT") else {}
-    elif "/connectors/{id}/versions" in template or "/connectors/{id}/sync" in template:
+    elif any(part in template for part in SCRIPTED_ROUTES):
         method, path, body = _script_request(method, template, registry, "setup")
-        theirs, random = path.split("/")[4], "cnn_" + "7" * 26
-        template = template.replace("{ref}", "v1").replace(
+        found = re.search(r"cnn_[0-9A-Z]{26}", path)
+        assert found is not None
+        theirs, random = found.group(0), "cnn_" + "7" * 26
+        template = template.replace("{ref}", "v1").replace("{action_id}", "ping").replace(
             "{job_id}", path.split("/")[-1] if "{job_id}" in template else "")
     elif "/connectors/" in template:
         theirs, random = connector_id, "cnn_" + "7" * 26
