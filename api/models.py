@@ -21,6 +21,7 @@ from domain.connectors.state import ConnectorState
 from domain.credentials.ids import encode_credential_id
 from domain.credentials.state import CredentialState
 from domain.ids import encode_schema_id
+from domain.model import fingerprint
 from domain.schema import SchemaState
 from domain.tokens import TokenState
 from projections.schemas import Revision
@@ -67,6 +68,8 @@ class SchemaOut(Base):
     updated_by: str | None
     deleted_at: str | None
     deleted_by: str | None
+    fingerprint: str
+    """SHA-256 of the content's canonical form (see docs/api.md)."""
 
 
 class SchemaList(Base):
@@ -471,6 +474,7 @@ def schema_out(state: SchemaState) -> SchemaOut:
         updated_by=state.updated_by,
         deleted_at=iso_timestamp(state.deleted_at),
         deleted_by=state.deleted_by,
+        fingerprint=fingerprint(content),
     )
 
 

@@ -20,8 +20,25 @@ from api.bodies import (
     schema_uuid_param,
     split_page,
 )
+from api.evolution import (
+    AsOf,
+    DiffOut,
+    Fingerprint,
+    FromVersion,
+    ToVersion,
+    diff_out,
+    moment_at,
+    parse_as_of,
+    state_at,
+)
 from api.models import History, SchemaList, WriteResult, history_entry, schema_out, write_result
-from api.openapi import CreateBodyOperation, SchemaBodyOperation, problems, schema_responses
+from api.openapi import (
+    CreateBodyOperation,
+    SchemaBodyOperation,
+    entity_responses,
+    problems,
+    schema_responses,
+)
 from api.params import (
     UNIVERSAL,
     Caller,
@@ -48,6 +65,7 @@ from domain.errors import (
 )
 from domain.ids import encode_schema_id
 from projections.schemas import SchemaHead
+from projections.timeline import PageFilter
 
 # Versions never change, but an erase may later destroy them: keep client caches short.
 IMMUTABLE = "private, max-age=3600, immutable"
@@ -100,7 +118,7 @@ def _visible(uuid: UUID, head: SchemaHead | None, include_deleted: bool) -> Sche
 
 async def schema_page(
     caller: Caller, connector_id: str | None, entity_type: str | None, limit: int,
-    cursor: str | None, include_deleted: bool,
+    cursor: str | None, include_deleted: bool, fingerprint: str | None = None,
 ) -> SchemaList:
     """One page of the schema list: the tenant's schemas in id order, filtered (by the
     ``cnn_`` form of a connector id), at most ``limit``, after the cursor's id.
@@ -110,7 +128,7 @@ async def schema_page(
     states = await read(
         caller.registry, caller.registry.queries.page, caller.tenant,
         connector_id=connector_id, entity_type=entity_type, include_deleted=include_deleted,
-        after=decode_cursor(cursor), limit=limit + 1,
+        after=decode_cursor(cursor), limit=limit + 1, fingerprint=fingerprint,
     )
     page, next_cursor = split_page(states, limit, lambda s: pack_cursor("schemas", s.schema_id))
     return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
@@ -135,12 +153,22 @@ class SchemaController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
         include_deleted: IncludeDeleted = False,
+        fingerprint: Fingerprint = None,
+        as_of: AsOf = None,
     ) -> SchemaList:
-        """Schemas of the caller's tenant in id order, filtered and paginated."""
-        return await schema_page(
-            caller, None if connector_id is None else canonical_connector_id(connector_id),
-            entity_type, limit, cursor, include_deleted,
-        )
+        """Schemas of the caller's tenant in id order, filtered and paginated (as they were at
+        ``asOf``)."""
+        connector = None if connector_id is None else canonical_connector_id(connector_id)
+        at = parse_as_of(as_of)
+        if at is None:
+            return await schema_page(caller, connector, entity_type, limit, cursor,
+                                     include_deleted, fingerprint)
+        where = PageFilter(connector, entity_type, fingerprint, include_deleted)
+        states = await read(caller.registry, caller.registry.queries.page_at, caller.tenant,
+                            at, where, decode_cursor(cursor), limit + 1)
+        page, next_cursor = split_page(
+            states, limit, lambda s: pack_cursor("schemas", s.schema_id))
+        return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
 
     @get("/{id:str}", responses=problems(401, 403, 404, 410, 422) | schema_responses(
         not_modified=True), summary="Get a schema",
@@ -151,9 +179,14 @@ class SchemaController(Controller):
         id: SchemaId,
         include_deleted: IncludeDeleted = False,
         if_none_match: IfNoneMatch = None,
+        as_of: AsOf = None,
     ) -> Response[bytes]:
-        """The current schema; ``ETag`` is its version, ``If-None-Match`` answers 304."""
+        """The current schema (or the one current at ``asOf``); ``ETag`` is its version,
+        ``If-None-Match`` answers 304."""
         uuid = schema_uuid_param(id)
+        at = parse_as_of(as_of)
+        if at is not None:
+            return await _document_at(caller, uuid, at, include_deleted, if_none_match)
         head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
         if head is not None and head.status != "active":
             self.bodies.drop(uuid)
@@ -171,13 +204,15 @@ class SchemaController(Controller):
             headers["ETag"] = etag(state.revision)
         return Response(body, media_type=JSON, headers=headers)
 
-    @get("/{id:str}/history", responses=problems(401, 403, 404), summary="Schema change history",
-         opt=allow(AUDITORS))
-    async def get_history(self, caller: Caller, id: SchemaId) -> History:
-        """Every version with who changed what and when, newest first."""
+    @get("/{id:str}/history", responses=problems(401, 403, 404, 410, 422),
+         summary="Schema change history", opt=allow(AUDITORS))
+    async def get_history(self, caller: Caller, id: SchemaId, as_of: AsOf = None) -> History:
+        """Every version with who changed what and when, newest first (up to ``asOf``)."""
         uuid = schema_uuid_param(id)
         queries = caller.registry.queries
-        revisions = await read(caller.registry, queries.history, caller.tenant, uuid)
+        at = parse_as_of(as_of)
+        through = None if at is None else (await moment_at(caller, uuid, at)).version
+        revisions = await read(caller.registry, queries.history, caller.tenant, uuid, through)
         if not revisions:
             raise SchemaNotFoundError(NOT_FOUND)
         return History(history=[history_entry(r) for r in revisions])
@@ -201,14 +236,42 @@ class SchemaController(Controller):
         headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
         return Response(schema_out(state), headers=headers)
 
-    @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422), summary="Create a schema",
-          operation_class=CreateBodyOperation, opt=allow(EDITORS))
+    @get("/{id:str}/diff", responses=problems(401, 403, 404, 410, 422),
+         summary="What changed between two versions of a schema", opt=allow(READERS))
+    async def get_diff(
+        self, caller: Caller, id: SchemaId, from_version: FromVersion = None,
+        to_version: ToVersion = None,
+    ) -> DiffOut:
+        """Typed changes and history texts from one version to another (default: the previous
+        version to the current one); an erased version answers 410."""
+        uuid = schema_uuid_param(id)
+        head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
+        if head is None:
+            raise SchemaNotFoundError(NOT_FOUND)
+        target = head.version if to_version is None else to_version
+        source = max(target - 1, 1) if from_version is None else from_version
+        states = [
+            await past_version(
+                caller.registry, partial(caller.registry.queries.version, caller.tenant, uuid),
+                str(number), kind="schema", public_id=encode_schema_id(uuid),
+                erased_through=head.erased_through, missing=SchemaVersionNotFoundError,
+                erased=SchemaErasedError)
+            for number in (source, target)
+        ]
+        return diff_out(states[0], states[1])
+
+    @post("/", responses=problems(400, 401, 403, 409, 413, 415, 422) | entity_responses(
+        WriteResult, "The key exists with identical content: `unchanged`, nothing recorded"),
+          summary="Create a schema", operation_class=CreateBodyOperation, opt=allow(EDITORS))
     async def create_schema(
         self, caller: Caller, document: JsonBody
     ) -> Response[WriteResult]:
-        """Create a schema; its id follows from tenant, connectorId and key."""
-        state = await run(caller.registry.app.create_schema, caller.access, document)
+        """Create a schema; its id follows from tenant, connectorId and key. The same create
+        again (identical content) answers 200 ``unchanged``."""
+        state, created = await run(caller.registry.app.register_schema, caller.access, document)
         headers = {"Location": f"{SCHEMA_PATH}/{state.schema_id}", "ETag": etag(state.revision)}
+        if not created:
+            return Response(write_result(state, "unchanged"), status_code=200, headers=headers)
         return Response(write_result(state, "created"), status_code=201, headers=headers)
 
     @put("/{id:str}", responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 415, 422),
@@ -252,3 +315,17 @@ class SchemaController(Controller):
     ) -> None:
         """Permanently destroy the schema's content; only an erase record remains."""
         await run(caller.registry.app.erase_schema, caller.access, cid, schema_uuid_param(id))
+
+
+
+async def _document_at(caller: Caller, uuid: UUID, at: str, include_deleted: bool,
+                       if_none_match: str | None) -> Response[bytes]:
+    """``GET …/schemas/{id}?asOf=``: the document current then, under the plain read's rules."""
+    state = await state_at(caller, uuid, at)
+    status = "deleted" if state.deleted else "active"
+    _visible(uuid, SchemaHead(state.revision, status, 0), include_deleted)
+    headers = {"ETag": etag(state.revision), "Cache-Control": CURRENT}
+    if none_match(if_none_match, state.revision):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(msgspec.json.encode(schema_out(state)), media_type=JSON, headers=headers)
+

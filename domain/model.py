@@ -6,6 +6,8 @@ validators check every request body, so the published model and the enforced one
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -128,6 +130,23 @@ class SchemaContent:
         }
 
 
+def canonical_form(content: SchemaContent) -> dict[str, Any]:
+    """The content with fields and relationships sorted by name and every default filled in."""
+    document = content.to_document()  # to_dict writes every attribute, defaults included
+    return document | {
+        "fields": sorted(document["fields"], key=lambda f: str(f["name"])),
+        "relationships": sorted(document["relationships"], key=lambda r: str(r["name"])),
+    }
+
+
+def fingerprint(content: SchemaContent) -> str:
+    """SHA-256 (64 lowercase hex digits) of the canonical form as compact, key-sorted UTF-8
+    JSON: equal exactly when a replace with the other content would change nothing."""
+    text = json.dumps(canonical_form(content), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _field_type_document() -> dict[str, Any]:
     return {
         "title": "FieldType",
@@ -182,6 +201,7 @@ _READ_ONLY = {
     "updatedBy": {"type": ["string", "null"], "readOnly": True},
     "deletedAt": {"type": ["string", "null"], "format": "date-time", "readOnly": True},
     "deletedBy": {"type": ["string", "null"], "readOnly": True},
+    "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{64}$", "readOnly": True},
 }
 
 

@@ -24,7 +24,7 @@ from domain.errors import (
     SchemaNotFoundError,
 )
 from domain.ids import encode_schema_id, schema_uuid
-from domain.model import FIELD_ATTRIBUTES, Field, Relationship, SchemaContent
+from domain.model import FIELD_ATTRIBUTES, Field, Relationship, SchemaContent, fingerprint
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,17 @@ class Schema(Aggregate):
         """The schema's content was destroyed for good. Carries no content itself."""
 
         erased_versions: int
+        erased_since: datetime | None
+        """When the first erased version was made (the create, or the re-create after an
+        earlier erase): reads as of a moment since then answer 410. ``None`` on erases
+        recorded before it was kept."""
         shredded: ClassVar[bool] = False
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Erases recorded before ``erased_since`` existed do not know it."""
+            state["erased_since"] = None
 
         def change(self, state: SchemaState) -> SchemaState:
             return SchemaState(id=state.id, tenant=self.tenant, erased=True)
@@ -223,6 +233,13 @@ class Schema(Aggregate):
             **_content_kwargs(connector_id, key, content),
         )
 
+    def holds(self, content: SchemaContent) -> bool:
+        """True when the schema is live, not deleted, and its content is ``content`` (same
+        fingerprint): a create of its key with that content then changes nothing."""
+        state = self.state
+        return (state.content is not None and not state.deleted
+                and fingerprint(state.content) == fingerprint(content))
+
     def replace(self, actor: Actor, content: SchemaContent) -> bool:
         """Make the content equal ``content``; one revision, or nothing when unchanged."""
         current = _require(self.visible_state())
@@ -251,6 +268,7 @@ class Schema(Aggregate):
             self.Erased,
             **revision_meta(actor, state.revision + 1),
             erased_versions=state.revision - state.erased_through,
+            erased_since=state.created_at,
         )
 
     def live_state(self) -> SchemaState:

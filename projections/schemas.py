@@ -15,8 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from domain.common import iso_timestamp, parse_timestamp
-from domain.model import SchemaContent
+from domain.model import SchemaContent, fingerprint
 from domain.schema import Schema, SchemaRedacted, SchemaState
+from projections import timeline
 from projections.db import Cursor, Database, Row
 from projections.history import describe_changes
 from projections.revisions import (
@@ -29,7 +30,7 @@ from projections.revisions import (
     status_of,
 )
 
-TABLES = ("registry_schema_versions", "registry_schemas")
+TABLES = ("registry_schema_versions", "registry_schemas", timeline.TABLE)
 
 
 SchemaHead = Head
@@ -109,7 +110,7 @@ class SchemaProjection:
     """Applies schema events to the read-model tables."""
 
     name = "schemas"
-    version = 2
+    version = 3
     tables: tuple[str, ...] = TABLES
 
     def create_tables(self, cur: Cursor) -> None:
@@ -118,13 +119,19 @@ class SchemaProjection:
             "CREATE TABLE IF NOT EXISTS registry_schemas ("
             " uuid TEXT PRIMARY KEY, tenant TEXT NOT NULL, schema_id TEXT NOT NULL,"
             " connector_id TEXT, entity_type TEXT, status TEXT NOT NULL,"
-            " version INTEGER NOT NULL, erased_through INTEGER NOT NULL, document TEXT)"
+            " version INTEGER NOT NULL, erased_through INTEGER NOT NULL, document TEXT,"
+            " fingerprint TEXT)"
+        )
+        cur.execute(
+            "CREATE INDEX IF NOT EXISTS registry_schemas_by_fingerprint"
+            " ON registry_schemas (tenant, fingerprint)"
         )
         cur.execute(
             "CREATE INDEX IF NOT EXISTS registry_schemas_by_tenant"
             " ON registry_schemas (tenant, schema_id)"
         )
         VERSIONS.create(cur)
+        timeline.create(cur)
 
     def apply(self, cur: Cursor, event: object) -> None:
         """Project one event (redacted ones carry nothing and change nothing)."""
@@ -135,6 +142,7 @@ class SchemaProjection:
         before = state_from_row(row) if row else SchemaState(id=event.originator_id)
         after = event.evolve(before)
         self._save_state(cur, after)
+        timeline.record(cur, event, after)
         if isinstance(event, Schema.Erased):
             self._erase(cur, event)
         else:
@@ -143,11 +151,13 @@ class SchemaProjection:
     def _save_state(self, cur: Cursor, state: SchemaState) -> None:
         cur.execute(
             "INSERT INTO registry_schemas (uuid, tenant, schema_id, connector_id, entity_type,"
-            " status, version, erased_through, document) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " status, version, erased_through, document, fingerprint)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (uuid) DO UPDATE SET tenant = excluded.tenant,"
             " connector_id = excluded.connector_id, entity_type = excluded.entity_type,"
             " status = excluded.status, version = excluded.version,"
-            " erased_through = excluded.erased_through, document = excluded.document",
+            " erased_through = excluded.erased_through, document = excluded.document,"
+            " fingerprint = excluded.fingerprint",
             (
                 str(state.id),
                 state.tenant,
@@ -158,6 +168,7 @@ class SchemaProjection:
                 state.revision,
                 state.erased_through,
                 dump_state(state) if state.exists else None,
+                fingerprint(state.content) if state.content else None,
             ),
         )
 
@@ -201,11 +212,13 @@ class SchemaQueries:
         include_deleted: bool,
         after: str | None,
         limit: int,
+        fingerprint: str | None = None,
     ) -> list[SchemaState]:
         """Schemas in id order, after the ``after`` id, at most ``limit``."""
         sql = "SELECT * FROM registry_schemas WHERE tenant = %s AND document IS NOT NULL"
         params: list[Any] = [tenant]
-        for column, value in (("connector_id", connector_id), ("entity_type", entity_type)):
+        for column, value in (("connector_id", connector_id), ("entity_type", entity_type),
+                              ("fingerprint", fingerprint)):
             if value is not None:
                 sql += f" AND {column} = %s"
                 params.append(value)
@@ -219,9 +232,20 @@ class SchemaQueries:
         with self.db.read() as cur:
             return [state_from_row(row) for row in cur.all(sql, params)]
 
-    def history(self, tenant: str, uuid: UUID) -> list[Revision]:
-        """Every recorded revision, newest first."""
-        return VERSIONS.history(self.db, tenant, uuid)
+    def history(self, tenant: str, uuid: UUID, through: int | None = None) -> list[Revision]:
+        """Every recorded revision (up to ``through``), newest first."""
+        revisions = VERSIONS.history(self.db, tenant, uuid)
+        return [r for r in revisions if through is None or r.version <= through]
+
+    def moment(self, tenant: str, uuid: UUID, at: str) -> timeline.Moment | None:
+        """The schema's latest revision at ``at`` (an ``iso_timestamp``), if it had one."""
+        return timeline.moment(self.db, tenant, uuid, at)
+
+    def page_at(self, tenant: str, at: str, where: timeline.PageFilter, after: str | None,
+                limit: int) -> list[SchemaState]:
+        """The schema list as it was at ``at`` (see :func:`timeline.page`)."""
+        rows = timeline.page(self.db, tenant, at, where, after, limit)
+        return [load_state(UUID(r["uuid"]), r["tenant"], 0, r["document"]) for r in rows]
 
     def version(self, tenant: str, uuid: UUID, version: int) -> SchemaState | None:
         """The schema as it was at ``version``, or ``None`` when there is none."""

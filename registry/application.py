@@ -230,7 +230,14 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
     # Schemas ------------------------------------------------------------------------------
 
     def create_schema(self, access: Access, document: Any) -> SchemaState:
-        """Create a schema under a live connector the caller can see; 409 when its key exists.
+        """:meth:`register_schema` for callers that need only the state."""
+        state, _ = self.register_schema(access, document)
+        return state
+
+    def register_schema(self, access: Access, document: Any) -> tuple[SchemaState, bool]:
+        """Create a schema under a live connector the caller can see; answers the state and
+        whether it was created. When its key exists: nothing happens if the schema is live
+        with identical content (same fingerprint), 409 otherwise.
 
         The connector records the new schema in the same save, so a create racing the
         connector's delete either lands first (and the delete sees it) or fails.
@@ -240,7 +247,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         connector_uuid = _connector_reference(document.get("connectorId"))
         key = document.get("key") or content.entity_type
 
-        def attempt() -> SchemaState:
+        def attempt() -> tuple[SchemaState, bool]:
             connector = self._schema_connector(access, connector_uuid)
             connector_id = connector.state.connector_id
             uuid = schema_uuid(actor.tenant, connector_id, key)
@@ -249,10 +256,12 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
             except SchemaNotFoundError:
                 schema = Schema.create(actor, connector_id, key, content)
             else:
+                if schema.holds(content):
+                    return schema.state, False
                 schema.recreate(actor, connector_id, key, content)
             connector.attach_schema(actor, uuid)
             self._save(schema, connector)
-            return schema.state
+            return schema.state, True
 
         return self._retrying(attempt)
 

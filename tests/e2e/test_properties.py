@@ -6,8 +6,9 @@ plain-Python model predicts every answer (status code, problem type, version,
 ``updated``/``unchanged``), every version's document (who created, updated, deleted it) and
 the one audit record each write leaves; rejected and no-op commands must store no schema event
 and change no read-model row. After each sequence every version, the current state, the
-history and the list are read back through the API, and the read models are compared with a
-fresh rebuild from the event store. Each example runs in a tenant of its own, because the
+history and the list are read back through the API, the reads made after every step are
+asked again ``asOf`` that moment and must answer the same, and the read models are compared
+with a fresh rebuild from the event store. Each example runs in a tenant of its own, because the
 database is created once per test function, not per example.
 """
 
@@ -17,12 +18,14 @@ import os
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
+from domain.common import iso_timestamp
 from domain.ids import encode_schema_id, schema_uuid
 from registry.service import Registry
 from tests.conftest import Backend
@@ -68,6 +71,8 @@ class Create:
     invalid: bool = False
     """No field is primary: 422 whatever the state."""
     actor: int = 0
+    repeat: bool = False
+    """Send the current content again (an identical create of a live schema: ``unchanged``)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,7 @@ actors = st.sampled_from((0, 0, 1))
 
 def creates(pair: st.SearchStrategy[int]) -> st.SearchStrategy[Create]:
     """Create steps for the pairs ``pair`` draws."""
-    return st.builds(Create, pair, contents(), st.booleans(), rarely, actors)
+    return st.builds(Create, pair, contents(), st.booleans(), rarely, actors, sometimes)
 
 
 def updates(pair: st.SearchStrategy[int]) -> st.SearchStrategy[Update]:
@@ -267,6 +272,14 @@ def normal_content(body: Doc) -> Doc:
         "fields": [normal_field(f) for f in body["fields"]],
         "relationships": [normal_relationship(r) for r in body.get("relationships", [])],
     }
+
+
+def same_content(one: Doc, other: Doc) -> bool:
+    """Equal but for the order of fields and relationships (order is not content)."""
+    def key(doc: Doc) -> Doc:
+        return {**doc, "fields": sorted(doc["fields"], key=lambda f: str(f["name"])),
+                "relationships": sorted(doc["relationships"], key=lambda r: str(r["name"]))}
+    return key(one) == key(other)
 
 
 def replaced(current: Doc, body: Doc) -> Doc:
@@ -366,6 +379,8 @@ class Run:
         """Who sends the current step: credentials, and the name versions show for them."""
         self.connectors = {label: Credentials.connector_id(tenant, label) for label in CONNECTORS}
         """The tenant's real connector for each label of the pool."""
+        self.past: list[tuple[str, Tracked, int, list[tuple[str, dict[str, str], int, Any]]]] = []
+        """What plain reads answered at each moment, asked again ``asOf`` it at the end."""
         self.pool: list[Tracked] = []
         for label, key in POOL:
             connector_id = self.connectors[label]
@@ -414,6 +429,40 @@ class Run:
                                     headers=self.headers).json()
             assert (sorted(shown["schemas"]), shown["schemaCount"]) == (live, len(live))
 
+    def remember(self, pair: int) -> None:
+        """Read the pair's schema (and its history) and the list now, and note the moment."""
+        url = f"{API}/schemas/{self.pool[pair].schema_id}"
+        reads = [(url, {"includeDeleted": "true"}), (f"{url}/history", {}),
+                 (f"{API}/schemas", {"includeDeleted": "true", "limit": "200"})]
+        answers = []
+        for path, params in reads:
+            response = self.client.get(path, params=params, headers=self.headers)
+            answers.append((path, params, response.status_code, _comparable(response)))
+        tracked = self.pool[pair]
+        revision = tracked.revision if tracked.status in ("active", "deleted") else 0
+        self.past.append((iso_timestamp(datetime.now(UTC)) or "", tracked, revision, answers))
+
+    def erased_since(self, schema_id: str, version: int) -> bool:
+        tracked = next(t for t in self.pool if t.schema_id == schema_id)
+        return tracked.versions[version - 1] is None
+
+    def check_past(self) -> None:
+        """Every read ``asOf`` a remembered moment answers what the plain read did then, but
+        content erased since: the schema answers 410 and the list leaves it out."""
+        for moment, tracked, revision, answers in self.past:
+            gone = revision > 0 and self.erased_since(tracked.schema_id, revision)
+            for path, params, status, body in answers:
+                if gone and path != f"{API}/schemas":
+                    status, body = 410, PROBLEM + "schema-erased"
+                elif path == f"{API}/schemas":
+                    kept = [d for d in body["schemas"]
+                            if not self.erased_since(d["id"], d["version"])]
+                    body = {**body, "schemas": kept}
+                response = self.client.get(path, params={**params, "asOf": moment},
+                                           headers=self.headers)
+                assert (response.status_code, _comparable(response)) == (status, body), (
+                    moment, path)
+
     # Steps -----------------------------------------------------------------------------------
 
     def step(self, step: Step) -> None:
@@ -445,7 +494,7 @@ class Run:
         """Every write request, accepted or not, leaves exactly one audit record."""
         new = [row for key, row in self.audit().items() if key not in before]
         status = self.response.status_code
-        created = not isinstance(step, Create) or status == 201
+        created = not isinstance(step, Create) or status in (200, 201)  # 200: unchanged
         assert new == [{
             "method": self.response.request.method,
             "schema_id": tracked.schema_id if created else None,
@@ -454,7 +503,8 @@ class Run:
         }]
 
     def create(self, tracked: Tracked, step: Create) -> bool:
-        body: Doc = {**step.content, "connectorId": tracked.connector_id, "key": tracked.key}
+        content = tracked.content if step.repeat and tracked.content else step.content
+        body: Doc = {**content, "connectorId": tracked.connector_id, "key": tracked.key}
         if step.omit_key:
             del body["key"]
             body["entityType"] = tracked.key
@@ -465,6 +515,11 @@ class Run:
         )
         if step.invalid:
             return expect_problem(response, 422, "validation-failed")
+        if tracked.status == "active" and same_content(normal_content(body), tracked.content or {}):
+            assert response.status_code == 200, response.text
+            assert response.json() == {"id": tracked.schema_id, "name": body["name"],
+                                       "status": "unchanged", "version": tracked.revision}
+            return False
         if tracked.status in ("active", "deleted"):
             expect_problem(response, 409, "schema-exists")
             problem = response.json()
@@ -701,6 +756,12 @@ class Run:
             assert listed == expected
 
 
+def _comparable(response: Any) -> Any:
+    """A document as it is; a problem by its type (details and request ids differ)."""
+    body = response.json()
+    return body["type"] if response.status_code >= 400 else body
+
+
 def outcome_of(status: int) -> str:
     """The audit outcome of a status, as documented."""
     if status in (401, 403):
@@ -724,6 +785,9 @@ def snapshot(registry: Registry) -> dict[str, list[Doc]]:
             "registry_schemas": cur.all("SELECT * FROM registry_schemas ORDER BY uuid"),
             "registry_schema_versions": cur.all(
                 "SELECT * FROM registry_schema_versions ORDER BY uuid, version"
+            ),
+            "registry_schema_timeline": cur.all(
+                "SELECT * FROM registry_schema_timeline ORDER BY uuid, version"
             ),
         }
 
@@ -810,9 +874,12 @@ def test_random_command_sequences_match_the_model(
     def run(sequence: list[Step]) -> None:
         tenant = f"prop-{uuid.uuid4().hex[:16]}"
         driver = Run(client, registry, tenant)
+        driver.remember(sequence[0].pair)
         for step in sequence:
             driver.step(step)
+            driver.remember(step.pair)
         driver.check()
+        driver.check_past()
         driver.check_connectors()
         before = snapshot(registry)
         position = registry.projector.position()

@@ -81,7 +81,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 67
+    assert len(documented) == 68
     assert documented == route_rules(client.app)
 
 

@@ -28,7 +28,8 @@ def read_models(registry: Registry) -> dict[str, list[dict[str, Any]]]:
     with registry.db.transaction(write=False) as cur:
         return {
             table: cur.all(f"SELECT * FROM {table} ORDER BY 1, 2")
-            for table in ("registry_schemas", "registry_schema_versions", "registry_connectors",
+            for table in ("registry_schemas", "registry_schema_versions",
+                          "registry_schema_timeline", "registry_connectors",
                           "registry_connector_versions")
         }
 
@@ -59,8 +60,8 @@ def test_invalid_commands_write_nothing(registry: Registry) -> None:
             AS_ADMIN, state.id, {**placed(seed_create()), "connectorId": elsewhere}, None)),
         (StaleVersionError,
          lambda: registry.app.update_schema(AS_ADMIN, state.id, placed(devices()), {7})),
-        (SchemaAlreadyExistsError,
-         lambda: registry.app.create_schema(AS_ADMIN, placed(seed_create()))),
+        (SchemaAlreadyExistsError, lambda: registry.app.create_schema(
+            AS_ADMIN, placed(seed_create()) | {"name": "Other"})),
         (SchemaValidationError, lambda: registry.app.create_schema(
             AS_ADMIN, seed_create() | {"connectorId": foreign})),
         (SchemaValidationError, lambda: registry.app.create_schema(AS_ADMIN, seed_create())),

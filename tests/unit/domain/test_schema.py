@@ -143,3 +143,15 @@ def test_redacted_events_rebuild_a_shell_that_the_erase_completes() -> None:
     shell = first.mutate(None)
     rebuilt = erase_event.mutate(shell)
     assert rebuilt.state == schema.state
+
+
+def test_an_erase_records_when_the_erased_versions_began() -> None:
+    schema = created()
+    began = schema.state.created_at
+    schema.erase(BOB)
+    (event,) = schema.collect_events()
+    assert isinstance(event, Schema.Erased)
+    assert began is not None and event.erased_since == began
+    old: dict[str, Any] = {"erased_versions": 1}
+    Schema.Erased.upcast_v1_v2(old)  # erases stored before the field existed
+    assert old == {"erased_versions": 1, "erased_since": None}
