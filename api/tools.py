@@ -16,7 +16,7 @@ from litestar.params import PathParameter
 from api.access import AUDIT_DETAIL, READERS, allow
 from api.bodies import connector_uuid_param
 from api.models import Base
-from api.openapi import problem, problems
+from api.openapi import json_body_operation, problem, problems
 from api.params import Caller as CallerParam
 from api.params import ConnectorPathId, JsonBody, Tester
 from api.problems import status_for
@@ -26,6 +26,12 @@ from registry.application import PENDING_AUDIT
 
 RUNNERS = frozenset({"collector", "editor", "admin"})
 """Who may run a connector's tools: collectors run actions in the seed's world."""
+ActionInputOperation = json_body_operation(
+    {"type": "object"},
+    "The tool's input: an object its `inputSchema` (GET /tools/{connectorId}) accepts; a body"
+    " the tool's schema refuses answers 422 with pointers and runs nothing. `{}` when the"
+    " tool takes nothing.",
+)
 ActionId = Annotated[str, PathParameter(
     description="The tool's id (`GET /tools/{connectorId}`); any other value answers 404",
     schema_extra={"pattern": ACTION_ID.pattern})]
@@ -81,7 +87,8 @@ class ToolController(Controller):
           | problem(429, "The connector already runs as many actions as it may at once")
           | problem(502, "The action failed (it raised, hit a limit, or answered an output"
                          " its schema refuses); `detail` is the script's own message"),
-          summary="Run a connector's tool", opt=allow(RUNNERS))
+          summary="Run a connector's tool", operation_class=ActionInputOperation,
+          opt=allow(RUNNERS))
     async def run_action(self, caller: CallerParam, request: Request[Any, Any, Any],
                          id: ConnectorPathId, action_id: ActionId, document: JsonBody,
                          tester: Tester) -> ActionOut:
