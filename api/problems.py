@@ -70,6 +70,7 @@ from domain.oauth.errors import (
     OAuthTypeError,
 )
 from domain.tokens import TokenNotFoundError, TokenRevokedError
+from domain.webhooks.endpoint import WebhookNotFoundError, WebhookValidationError
 from registry.auth import AuthenticationError
 from registry.connection.errors import (
     ConnectionFailedError,
@@ -145,6 +146,8 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     OAuthTypeError: (404, "oauth-type-not-found", "Connector type has no OAuth flow"),
     OAuthNotConfiguredError: (409, "oauth-not-configured", "OAuth not configured"),
     OAuthExchangeError: (502, "oauth-exchange-failed", "OAuth provider refused"),
+    WebhookValidationError: (422, "validation-failed", "The request is not valid"),
+    WebhookNotFoundError: (404, "webhook-not-found", "Webhook endpoint not found"),
 }
 
 # Litestar's own HTTP errors (unknown route, wrong method, body too large...)
@@ -228,7 +231,7 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     status, slug, title = ERRORS.get(type(error)) or _by_base(error)
     extra: dict[str, Any] = {}
     if isinstance(error, SchemaValidationError | ConnectorValidationError
-                  | CredentialValidationError):
+                  | CredentialValidationError | WebhookValidationError):
         extra["errors"] = _violations(error.violations)
     if isinstance(error, SchemaAlreadyExistsError):
         extra["existingId"] = error.existing_id

@@ -22,6 +22,7 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
+from api.feed import EVENT_CURSOR
 from api.params import AUDIT_CURSOR, CONNECTOR_CURSOR, CREDENTIAL_CURSOR, INTERNAL, SCHEMA_CURSOR
 from domain.common import Actor
 from domain.connectors.ids import encode_connector_id
@@ -53,6 +54,9 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format(
     CREDENTIAL_CURSOR, _UUIDS.map(lambda u: _cursor("credentials", encode_credential_id(u)))
+)
+schemathesis.openapi.format(
+    EVENT_CURSOR, st.integers(0, 10**12).map(lambda n: _cursor("events", str(n)))
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,
