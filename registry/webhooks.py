@@ -132,7 +132,11 @@ class WebhookSender:
     def run_once(self, now: datetime | None = None) -> int:
         """Attempt every delivery due at ``now``; answers how many were attempted."""
         now = now or self.clock()
-        due = self.queries.due(now, BATCH)
+        return self.attempt(self.queries.due(now, BATCH), now)
+
+    def attempt(self, due: list[DeliveryRow], now: datetime) -> int:
+        """Attempt these outbox rows (as read a moment ago: a row another process has
+        started or finished since is skipped); answers how many were attempted."""
         if not due:
             return 0
         guard = TargetGuard(allow_private=self.outbound.allow_private_targets)
@@ -160,9 +164,12 @@ class WebhookSender:
     def _start(self, row: DeliveryRow, now: datetime) -> Delivery | None:
         try:
             delivery: Delivery = self.app.repository.get(row.id)
-            delivery.retry(now)
         except AggregateNotFoundError:
             delivery = Delivery.start(row.id, row.tenant, row.endpoint, now)
+        else:
+            if not delivery.due(now):
+                return None  # another process started or finished it since the row was read
+            delivery.retry(now)
         try:
             self.app.save(delivery)
         except IntegrityError:

@@ -285,6 +285,13 @@ class Delivery(Aggregate):
                                          endpoint=endpoint, attempt=1, lease_until=now + LEASE)
         return delivery
 
+    def due(self, now: datetime) -> bool:
+        """Whether an attempt may start now: not finished, and not held by a live lease or
+        waiting for its backoff (a process that read a stale outbox row skips it)."""
+        if self.state.status in ("delivered", "failed", "dropped"):
+            return False
+        return self.state.next_attempt_at is None or self.state.next_attempt_at <= now
+
     def retry(self, now: datetime) -> None:
         """A further attempt."""
         self.trigger_event(DeliveryStarted, tenant=self.state.tenant,

@@ -218,3 +218,25 @@ def test_erased_content_is_never_sent_and_types_filter(
     log = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=H).json()["deliveries"]
     assert sorted(d["status"] for d in log) == ["delivered", "dropped"]
     assert "MARKER" not in json.dumps(log) + json.dumps(bodies)
+
+
+def test_two_processes_never_send_one_delivery_twice(
+    local: tuple[Registry, Client], backend: Backend, receiver: Receiver
+) -> None:
+    registry, client = local
+    receiver.up()
+    _register(client, receiver.url)
+    _change(client, "first")
+    other = Registry(_settings(backend))  # a second process on the same database
+    try:
+        now = datetime.now(UTC)
+        stale = other.sender.queries.due(now, 50)  # read before the first process sends
+        assert len(stale) == 3
+        assert registry.send_webhooks(now) == 3
+        assert other.sender.attempt(stale, now) == 0
+        # Even when the backoff of a failed attempt has run out, a finished one stays done.
+        assert other.send_webhooks(now + timedelta(hours=2)) == 0
+    finally:
+        other.close()
+    ids = Counter(body["deliveryId"] for body in _verified(receiver.received))
+    assert len(ids) == 3 and set(ids.values()) == {1}

@@ -84,3 +84,18 @@ def test_delivery_ids_are_stable_per_endpoint_resource_and_version() -> None:
     assert delivery_uuid(endpoint, resource, 1) == delivery_uuid(endpoint, resource, 1)
     assert delivery_uuid(endpoint, resource, 1) != delivery_uuid(endpoint, resource, 2)
     assert delivery_uuid(endpoint, resource, 1) != delivery_uuid(uuid.uuid4(), resource, 1)
+
+
+def test_a_delivery_is_due_only_outside_its_lease_and_backoff_and_until_done() -> None:
+    endpoint = uuid.uuid4()
+    delivery = Delivery.start(uuid.uuid4(), "acme", endpoint, NOW)
+    assert not delivery.due(NOW + timedelta(seconds=59))  # the lease holds it
+    assert delivery.due(NOW + timedelta(seconds=60))  # its process died: due again
+    delivery.failed("HTTP 500", NOW)
+    assert not delivery.due(NOW + timedelta(seconds=9)) and delivery.due(NOW + retry_delay(1))
+    delivery.retry(NOW)
+    delivery.succeeded()
+    assert not delivery.due(NOW + timedelta(days=1))
+    dropped = Delivery.start(uuid.uuid4(), "acme", endpoint, NOW)
+    dropped.dropped("erased")
+    assert not dropped.due(NOW + timedelta(days=1))
