@@ -14,7 +14,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.params import PathParameter
 
 from api.access import ADMINS, allow
-from api.models import Base
+from api.models import Base, History, history_entry
 from api.openapi import json_body_operation, problems
 from api.params import INTERNAL, Caller, JsonBody, Limit
 from api.runtime import read, run
@@ -144,6 +144,16 @@ class WebhookController(Controller):
     async def delete_webhook(self, caller: Caller, id: WebhookId) -> None:
         """Stop sending to it; deliveries not yet sent are dropped."""
         await run(caller.registry.app.delete_webhook, caller.access, _uuid(id))
+
+    @get("/{id:str}/history", responses=problems(401, 403, 404),
+         summary="Webhook endpoint change history")
+    async def history(self, caller: Caller, id: WebhookId) -> History:
+        """Its revisions (created, deleted), newest first; readable after a delete."""
+        revisions = await read(caller.registry, caller.registry.webhooks.history,
+                               caller.tenant, _uuid(id))
+        if not revisions:
+            raise WebhookNotFoundError("webhook endpoint not found")
+        return History(history=[history_entry(r) for r in revisions])
 
     @get("/{id:str}/deliveries", responses=problems(401, 403, 404, 422),
          summary="Read a webhook endpoint's delivery log")

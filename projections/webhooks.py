@@ -18,6 +18,7 @@ from uuid import UUID
 from domain.common import iso_timestamp, parse_timestamp
 from domain.connectors.connector import ConnectorRedacted
 from domain.connectors.events import ConnectorEvent
+from domain.connectors.events import Erased as ConnectorErased
 from domain.schema import Schema, SchemaRedacted
 from domain.webhooks.endpoint import (
     DeliveryEvent,
@@ -29,10 +30,12 @@ from domain.webhooks.endpoint import (
 )
 from projections.db import Cursor, Database, Row
 from projections.feed import TABLE as FEED
-from projections.revisions import status_of
+from projections.revisions import Revision, RevisionTable, append_change, status_of
 
 ENDPOINTS = "registry_webhooks"
 DELIVERIES = "registry_webhook_deliveries"
+VERSIONS = RevisionTable("registry_webhook_versions", "state")
+"""One row per endpoint revision (its history); the state is its URL and types, no secret."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class WebhookProjection:
 
     name = "webhooks"
     version = 1
-    tables: tuple[str, ...] = (ENDPOINTS, DELIVERIES)
+    tables: tuple[str, ...] = (ENDPOINTS, DELIVERIES, VERSIONS.table)
 
     def create_tables(self, cur: Cursor) -> None:
         """Create the tables if they do not exist."""
@@ -81,6 +84,7 @@ class WebhookProjection:
                     f" ON {DELIVERIES} (endpoint, position)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {DELIVERIES}_due"
                     f" ON {DELIVERIES} (status, next_attempt_at)")
+        VERSIONS.create(cur)
 
     def apply(self, cur: Cursor, event: object) -> None:
         """Project endpoint and delivery events; enqueue deliveries for changes."""
@@ -91,6 +95,11 @@ class WebhookProjection:
         elif isinstance(event, DeliveryEvent):
             self._attempt(cur, event)
         elif isinstance(event, Schema.Event | ConnectorEvent):
+            if isinstance(event, Schema.Erased | ConnectorErased):
+                # Like the feed: nothing of an erased resource stays, not even its log rows
+                # (a rebuild, which reads its old events redacted, never makes them).
+                cur.execute(f"DELETE FROM {DELIVERIES} WHERE resource = %s",
+                            (str(event.originator_id),))
             self._enqueue(cur, event.originator_id, event.revision)
 
     def _endpoint(self, cur: Cursor, event: WebhookEvent) -> None:
@@ -105,6 +114,8 @@ class WebhookProjection:
             (str(after.id), after.tenant, after.webhook_id, after.url,
              json.dumps(list(after.event_types)), status_of(after), after.revision,
              iso_timestamp(after.created_at), after.created_by))
+        state = json.dumps({"url": after.url, "eventTypes": list(after.event_types)})
+        append_change(VERSIONS, cur, event, event.text(), state)
 
     def _enqueue(self, cur: Cursor, resource: UUID, version: int) -> None:
         change = cur.one(f"SELECT tenant, type, position, changed_at FROM {FEED}"
@@ -195,6 +206,10 @@ class WebhookQueries:
             rows = cur.all(f"SELECT * FROM {DELIVERIES} WHERE endpoint = %s AND tenant = %s"
                            " ORDER BY position DESC LIMIT %s", (str(endpoint), tenant, limit))
         return [_delivery(row) for row in rows]
+
+    def history(self, tenant: str, uuid: UUID) -> list[Revision]:
+        """Every revision of an endpoint of the tenant (deleted ones too), newest first."""
+        return VERSIONS.history(self.db, tenant, uuid)
 
     def due(self, now: datetime, limit: int) -> list[DeliveryRow]:
         """Deliveries of any tenant to attempt now, in commit order."""

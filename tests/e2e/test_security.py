@@ -78,7 +78,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 61
+    assert len(documented) == 62
     assert documented == route_rules(client.app)
 
 

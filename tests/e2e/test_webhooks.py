@@ -143,6 +143,10 @@ def test_endpoints_are_admin_only_tenant_scoped_and_never_show_the_secret(
         "/url", "/secret", "/eventTypes/0", "/extra"}
     assert client.delete(f"{HOOKS}/{created['id']}", headers=H).status_code == 204
     assert client.get(f"{HOOKS}/{created['id']}", headers=H).status_code == 404
+    history = client.get(f"{HOOKS}/{created['id']}/history", headers=H)
+    assert [(e["version"], e["changes"], e["changedBy"]) for e in history.json()["history"]] == [
+        (2, ["Deleted"], "admin@example.com"), (1, ["Initial creation"], "admin@example.com")]
+    assert client.get(f"{HOOKS}/{created['id']}/history", headers=OTHER).status_code == 404
     assert client.delete(f"{HOOKS}/{created['id']}", headers=H).status_code == 404
     assert "MARKER" not in backend.dump()
     assert "MARKER" not in caplog.text
@@ -211,13 +215,16 @@ def test_erased_content_is_never_sent_and_types_filter(
     assert erase.status_code == 204, erase.text
 
     now = datetime.now(UTC)
-    assert registry.send_webhooks(now) == 2  # the create (dropped: erased) and the erase
+    assert registry.send_webhooks(now) == 1  # the erase: the create's delivery went with it
     bodies = _verified(receiver.received)
     assert [(b["event"]["type"], b["event"]["changes"]) for b in bodies] == [
         ("schema.erased", ["Erased"])]
     log = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=H).json()["deliveries"]
-    assert sorted(d["status"] for d in log) == ["delivered", "dropped"]
+    assert [d["status"] for d in log] == ["delivered"]
     assert "MARKER" not in json.dumps(log) + json.dumps(bodies)
+    registry.rebuild()  # rebuild = live: the outbox and its log come from the events
+    assert client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=H).json()["deliveries"] == log
+    assert registry.send_webhooks(now + timedelta(hours=2)) == 0
 
 
 def test_two_processes_never_send_one_delivery_twice(
@@ -240,3 +247,22 @@ def test_two_processes_never_send_one_delivery_twice(
         other.close()
     ids = Counter(body["deliveryId"] for body in _verified(receiver.received))
     assert len(ids) == 3 and set(ids.values()) == {1}
+
+
+def test_a_delivery_erased_after_it_was_read_is_dropped_not_sent(
+    local: tuple[Registry, Client], receiver: Receiver
+) -> None:
+    registry, client = local
+    receiver.up()
+    hook = _register(client, receiver.url, ["schema.created"])
+    body = placed(seed_create()) | {"key": "secret-project", "name": "Project MARKER"}
+    schema_id = client.post(f"{API}/schemas", json=body, headers=H).json()["id"]
+    now = datetime.now(UTC)
+    read_before_the_erase = registry.webhooks.due(now, 50)
+    assert len(read_before_the_erase) == 1
+    erase = client.delete(f"{API}/schemas/{cid()}/{schema_id}/erase", headers=H)
+    assert erase.status_code == 204, erase.text
+    assert registry.sender.attempt(read_before_the_erase, now) == 1  # attempted: dropped
+    assert receiver.received == []
+    log = client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=H).json()["deliveries"]
+    assert log == []  # the erased change leaves no log row either
