@@ -15,6 +15,7 @@ from api.connection_tests import ConnectionTestController
 from api.connections import AuthSchemeConfigController, ConnectionController
 from api.connectors import ConnectorController
 from api.credentials import CredentialController
+from api.feed import FeedController, end_streams_on_signals
 from api.generate import GenerateController, ModelController, health
 from api.oauth import OAuthController
 from api.observability import RequestIds, ready
@@ -28,6 +29,7 @@ from api.sync import SyncJobController
 from api.tokens import TokenController
 from api.tools import ToolController
 from api.trail import AuditController
+from api.webhooks import WebhookController
 from registry.access import Authenticator
 from registry.auth import TokenVerifier
 from registry.connection.tester import ConnectionTester
@@ -49,6 +51,7 @@ def create_app(
         app.state.authenticator = Authenticator(verifier, app.state.registry)
         app.state.authenticator.reload()
         if follow:
+            end_streams_on_signals(app.state.registry.changes)
             app.state.registry.start_following()
             app.state.registry.start_working()
 
@@ -72,6 +75,8 @@ def create_app(
             CredentialController,
             TokenController,
             AuditController,
+            FeedController,
+            WebhookController,
             health,
             ready,
         ],

@@ -88,6 +88,7 @@ from domain.sync.errors import (
     SyncJobNotFoundError,
 )
 from domain.tokens import TokenNotFoundError, TokenRevokedError
+from domain.webhooks.endpoint import WebhookNotFoundError, WebhookValidationError
 from registry.auth import AuthenticationError
 from registry.connection.errors import (
     ConnectionFailedError,
@@ -180,6 +181,8 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     ActionsBusyError: (429, "too-many-actions", "Too many actions of this connector"),
     RecordNotFoundError: (404, "record-not-found", "Record not found"),
     RecordFilterError: (422, "invalid-parameter", "Invalid parameter"),
+    WebhookValidationError: (422, "validation-failed", "The request is not valid"),
+    WebhookNotFoundError: (404, "webhook-not-found", "Webhook endpoint not found"),
 }
 
 # Litestar's own HTTP errors (unknown route, wrong method, body too large...)
@@ -264,7 +267,8 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
     extra: dict[str, Any] = {}
     if isinstance(error, SchemaValidationError | ConnectorValidationError
                   | CredentialValidationError | ScriptVersionValidationError
-                  | RecordFilterError | ActionInputError):
+                  | RecordFilterError | ActionInputError
+                  | WebhookValidationError):
         extra["errors"] = _violations(error.violations)
     if isinstance(error, SyncInProgressError):
         extra["jobId"] = error.job_id

@@ -48,6 +48,8 @@ class Cursor:
         # eventsourcing wraps sqlite3 cursors; use the driver's own, which has ``rowcount``.
         self._raw: _RawCursor = getattr(raw, "sqlite_cursor", raw)
         self.dialect = dialect
+        self.notification_id: int | None = None
+        """The notification id of the event being projected (set by the projector)."""
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; answers the rows it changed (-1 inside a PostgreSQL pipeline)."""

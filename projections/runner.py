@@ -147,7 +147,8 @@ class Projector:
                 with self.db.transaction(write=True) as cur:
                     if not self._advance(cur, position, last):
                         continue  # another process applied this batch first
-                    for event in events:
+                    for notification, event in zip(notifications, events, strict=True):
+                        cur.notification_id = notification.id
                         for projection in self.projections:
                             projection.apply(cur, event)
                 if progress is not None:
@@ -166,7 +167,8 @@ class Projector:
         previous = int(row["last"] or 0) if row else 0
         if not self._advance(cur, previous, max(ids)):
             return False
-        for event in events:
+        for event, notification_id in zip(events, ids, strict=True):
+            cur.notification_id = notification_id
             for projection in self.projections:
                 projection.apply(cur, event)
         return True

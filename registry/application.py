@@ -56,12 +56,15 @@ from projections.connectors import ConnectorProjection, ConnectorQueries, Connec
 from projections.credentials import TABLES as CREDENTIAL_TABLES
 from projections.credentials import CredentialProjection, CredentialQueries
 from projections.db import Cursor, Database, Dialect
+from projections.feed import TABLE as FEED_TABLE
+from projections.feed import FeedProjection
 from projections.oauth import OAuthGrantProjection, OAuthGrantQueries
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
 from projections.schemas import SchemaProjection, SchemaQueries
 from projections.sync import SyncJobProjection, SyncJobQueries
 from projections.tokens import TokenProjection
+from projections.webhooks import WebhookProjection, WebhookQueries
 from registry import tokens
 from registry.actions import ActionCommands
 from registry.connections import ConnectionCommands
@@ -75,6 +78,7 @@ from registry.sandbox import Sandbox
 from registry.scripts import ScriptCommands
 from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
 from registry.sync import SyncCommands
+from registry.webhooks import WebhookCommands
 
 log = logging.getLogger("registry")
 
@@ -112,7 +116,7 @@ RETRY_SECONDS = 10.0
 while concurrent writes win: an admin's erase, or one of many schema creates under one
 connector, is not starved."""
 TORN_READ_ATTEMPTS = 3
-ERASABLE_TABLES = (*SCHEMA_TABLES, *CONNECTOR_TABLES, *CREDENTIAL_TABLES)
+ERASABLE_TABLES = (*SCHEMA_TABLES, *CONNECTOR_TABLES, *CREDENTIAL_TABLES, FEED_TABLE)
 """Read-model tables an erase deletes content from: vacuumed after each erase."""
 Listener = Callable[[Sequence[object]], None]
 T = TypeVar("T")
@@ -126,7 +130,8 @@ def database_of(app: Application[UUID]) -> Database:
 
 
 class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, OAuthCommands,
-                     ScriptCommands, SyncCommands, ActionCommands, Application[UUID]):
+                     ScriptCommands, SyncCommands, ActionCommands, WebhookCommands,
+                     Application[UUID]):
     """Commands on schemas, connectors, credentials, OAuth grants, script versions, sync
     jobs, actions, API tokens and the audit trail, saved as events."""
 
@@ -144,7 +149,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
             self.mapper,
             [SchemaProjection(), ConnectorProjection(), CredentialProjection(),
              TokenProjection(), AuditProjection(), SyncJobProjection(),
-             OAuthGrantProjection()],
+             OAuthGrantProjection(), FeedProjection(), WebhookProjection()],
             name="read_models",
         )
         self.projector.create_tables()
@@ -153,6 +158,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         self.sync_jobs = SyncJobQueries(self.db)
         self.oauth_grants = OAuthGrantQueries(self.db)
         self.connector_queries = ConnectorQueries(self.db)
+        self.webhooks = WebhookQueries(self.db)
         self.listeners: list[Listener] = []
         self._projected = threading.local()
         self.sandbox = Sandbox()

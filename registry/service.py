@@ -13,14 +13,17 @@ from datetime import UTC, datetime
 from projections.audit import AuditQueries
 from projections.connectors import ConnectorQueries
 from projections.credentials import CredentialQueries
+from projections.feed import FeedQueries
 from projections.runner import Follower, Progress
 from projections.schemas import SchemaQueries
 from projections.tokens import TokenQueries
 from registry.application import SchemaRegistry
+from registry.feed import ChangeSignal
 from registry.health import DatabaseUnavailableError
 from registry.records import RecordStore
 from registry.settings import Settings, persistence_env
 from registry.sync import SyncWorker, WorkerThread
+from registry.webhooks import WebhookSender
 
 log = logging.getLogger("registry")
 Watcher = Callable[[], None]
@@ -49,9 +52,16 @@ class Registry:
         self.audit = AuditQueries(self.db)
         self.records = RecordStore(self.db)
         """The collected records of schemas (sealed; read by the records routes)."""
-        self.watchers: list[Watcher] = []
+        self.feed = FeedQueries(self.db)
+        self.webhooks = self.app.webhooks
+        self.sender = WebhookSender(self.app, settings.connections, clock=lambda: self.clock())
+        self.changes = ChangeSignal()
+        """Wakes change-feed streams: after this process's saves and the follower's moves."""
+        self.watchers: list[Watcher] = [self.changes.notify]
+        self.app.listeners.append(self.changes.notify)
         self._follower: Follower | None = None
         self._workers: list[WorkerThread] = []
+        self._sending: Follower | None = None
         self._seen = -1
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -66,12 +76,27 @@ class Registry:
             self._follower.start()
 
     def start_working(self, count: int | None = None) -> None:
-        """Start the sync workers (``Settings.sync_workers`` unless ``count`` is given)."""
+        """Start the sync workers (``Settings.sync_workers`` unless ``count`` is given) and
+        the webhook sender."""
         for _ in range(self.settings.sync_workers if count is None else count):
             worker = SyncWorker(self.app, outbound=self.settings.connections)
             thread = WorkerThread(worker, self.settings.follow_interval)
             thread.start()
             self._workers.append(thread)
+        if self._sending is None:
+            self._sending = Follower(self._send_tick, self.settings.follow_interval)
+            self._sending.start()
+
+    def _send_tick(self) -> None:
+        self.send_webhooks()
+
+    def send_webhooks(self, now: datetime | None = None) -> int:
+        """One pass of the webhook sender (what the worker thread runs every interval);
+        nothing while the database is down."""
+        try:
+            return self.sender.run_once(now or self.clock())
+        except DatabaseUnavailableError:
+            return 0
 
     def tick(self) -> None:
         """One turn of the follower: catch up, expire the credentials now due, refresh the
@@ -136,10 +161,14 @@ class Registry:
 
     def close(self) -> None:
         """Stop the workers (a running job is stopped with its sandbox, and requeued by the
-        reaper), stop following and close the database connections."""
+        reaper), end the change streams, stop following and close the database connections."""
+        self.changes.close()
         for worker in self._workers:
             worker.stop()
         self._workers = []
+        if self._sending is not None:
+            self._sending.stop()
+            self._sending = None
         if self._follower is not None:
             self._follower.stop()
             self._follower = None

@@ -28,6 +28,7 @@ MAX_BODY_BYTES = 1024 * 1024
 LEEWAY_SECONDS = 30
 READY_MAX_LAG = 1000
 """``/ready`` answers 503 when the read models are more events behind than this."""
+STREAM_SECONDS = 300
 SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
 
 log = logging.getLogger("registry.auth")
@@ -158,6 +159,9 @@ class Settings:
     """Sync workers each serving process runs (``REGISTRY_SYNC_WORKERS``; 0: none)."""
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    stream_seconds: int = STREAM_SECONDS
+    """How long a change stream stays open before the server ends it and the client
+    reconnects with ``Last-Event-ID`` (``REGISTRY_STREAM_SECONDS``; 0: what is there, then end)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -173,6 +177,7 @@ class Settings:
             sync_workers=_whole(env, "REGISTRY_SYNC_WORKERS", 1),
             connections=ConnectionSettings.from_env(env),
             oauth=OAuthSettings.from_env(env),
+            stream_seconds=_whole(env, "REGISTRY_STREAM_SECONDS", STREAM_SECONDS),
         )
 
     @property

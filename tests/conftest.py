@@ -64,7 +64,8 @@ class Backend:
     def settings(self) -> Settings:
         """Settings that point at this database."""
         return Settings(database_url=self.url, data_dir=self.data_dir,
-                        jwt=JwtSettings(secret=SECRET), oauth=UNREACHABLE_OAUTH)
+                        jwt=JwtSettings(secret=SECRET), oauth=UNREACHABLE_OAUTH,
+                        stream_seconds=0)  # a change stream sends what is there and ends
 
     def dump(self) -> str:
         """The whole database as SQL text (``sqlite3 .dump`` / ``pg_dump``)."""

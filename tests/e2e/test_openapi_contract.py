@@ -22,6 +22,7 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
+from api.feed import EVENT_CURSOR
 from api.params import (
     AUDIT_CURSOR,
     CONNECTOR_CURSOR,
@@ -70,6 +71,9 @@ schemathesis.openapi.format(
     RECORD_CURSOR,
     st.tuples(_UUIDS, st.binary(min_size=32, max_size=32)).map(
         lambda t: _cursor("records", encode_schema_id(t[0]), t[1].hex())),
+)
+schemathesis.openapi.format(
+    EVENT_CURSOR, st.integers(0, 10**12).map(lambda n: _cursor("events", str(n)))
 )
 schemathesis.openapi.format(
     AUDIT_CURSOR,

@@ -81,7 +81,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 68
+    assert len(documented) == 76
     assert documented == route_rules(client.app)
 
 
@@ -133,6 +133,9 @@ def credential_body(name: str) -> dict[str, Any]:
             "data": {"username": "svc", "password": "hunter2-credential"}}
 
 
+WEBHOOK = {"url": "https://hooks.example.com/in", "secret": "s" * 16, "eventTypes": ["*"]}
+
+
 def _request_for(key: str, registry: Registry,
                  subject: str = "setup") -> tuple[str, str, dict[str, Any]]:
     method, template = key.split(" ", 1)
@@ -142,6 +145,9 @@ def _request_for(key: str, registry: Registry,
                     if template.endswith("/test") else _fresh_connector(registry, subject))
     ids = {"api-tokens": token_id, "connectors": connector_id,
            "credentials": _fresh_credential(registry)}
+    if "/webhooks/" in template:
+        ids["webhooks"] = registry.app.create_webhook(
+            Access(ADMIN, roles=("admin",)), WEBHOOK).webhook_id
     if "/auth-scheme-configs" in template or "/connections" in template:
         return _connection_request(method, template, registry, subject)
     if any(part in template for part in SCRIPTED_ROUTES):
@@ -180,6 +186,8 @@ def _request_for(key: str, registry: Registry,
         body = {"json": placed(seed_create()) | {"name": "Renamed"}}
     elif method == "POST" and template.endswith("api-tokens"):
         body = {"json": {"name": "new token"}}
+    elif method == "POST" and template.endswith("/webhooks"):
+        body = {"json": WEBHOOK}
     return method, path, body
 
 

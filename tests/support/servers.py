@@ -36,8 +36,10 @@ def environment(data_dir: Path, secret: str, **variables: str) -> dict[str, str]
 
 @contextmanager
 def serving(env: dict[str, str], *args: str, logs: Path, cwd: Path | None = None,
-            port: int | None = None) -> Iterator[tuple[str, Path]]:
-    """A real ``registry serve`` up and answering /health; yields its URL and its log file."""
+            port: int | None = None,
+            started: list[subprocess.Popen[bytes]] | None = None) -> Iterator[tuple[str, Path]]:
+    """A real ``registry serve`` up and answering /health; yields its URL and its log file
+    (and appends its process to ``started``, for tests that signal it)."""
     port = port or free_port()
     log = logs / f"serve-{port}-{time.monotonic_ns()}.log"
     with log.open("w") as output:
@@ -45,6 +47,8 @@ def serving(env: dict[str, str], *args: str, logs: Path, cwd: Path | None = None
                                    cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started.append(process)
     try:
         _wait_healthy(process, url, log)
         yield url, log
