@@ -96,8 +96,8 @@ def _register(client: Client, url: str, types: list[str] | None = None) -> dict[
 def _change(client: Client, name: str, key: str = "account") -> str:
     body = placed(seed_create()) | {"key": key}
     created = client.post(f"{API}/schemas", json=body, headers=H)
-    if created.status_code == 409:  # exists: rename it instead
-        schema_id = created.json()["existingId"]
+    if created.status_code in (200, 409):  # exists (unchanged or not): rename it instead
+        schema_id = created.json().get("existingId") or created.json()["id"]
         renamed = client.put(f"{API}/schemas/{schema_id}", json=body | {"name": name}, headers=H)
         assert renamed.status_code == 200, renamed.text
         return str(schema_id)
