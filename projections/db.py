@@ -24,8 +24,9 @@ log = logging.getLogger("registry.db")
 Dialect = Literal["sqlite", "postgres"]
 BULK_PRAGMAS = {"synchronous": 1, "wal_autocheckpoint": 16384, "cache_size": -65536}
 """SQLite settings of a bulk transaction, restored after it: commit without waiting for the
-disk (``NORMAL``), and leave the write-ahead log's checkpoint (up to 64 MiB of it) to the
-next ordinary commit, which checkpoints at SQLite's default 1,000 pages as always."""
+disk (``NORMAL``), leave the write-ahead log's checkpoint (up to 64 MiB of it) to the next
+ordinary commit, which checkpoints at SQLite's default 1,000 pages as always, and keep up to
+64 MiB of pages in memory (random primary-key hashes touch pages all over the table)."""
 Row = dict[str, Any]
 
 
