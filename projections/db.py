@@ -111,8 +111,9 @@ class Database:
         """A write transaction whose commit does not wait for the disk: for bulk data that is
         not the truth (collected records), never for events.
 
-        SQLite: ``synchronous = NORMAL`` on the writer connection for this transaction only
-        (restored before the connection goes back to the pool); in WAL mode the commit is
+        SQLite: :data:`BULK_PRAGMAS` (``synchronous = NORMAL`` …) on the writer connection
+        for this transaction only (restored before the connection goes back to the pool, or
+        the connection is closed); in WAL mode the commit is
         atomic and ordered, only not yet flushed, and the next ordinary commit's flush of
         the log carries it. PostgreSQL: ``SET LOCAL synchronous_commit = off``, the same.
         """
@@ -123,12 +124,12 @@ class Database:
             return
         with self.datastore.get_connection(commit=True) as conn:
             setting = conn.cursor()
-            before = {}
-            for name, value in BULK_PRAGMAS.items():
-                setting.execute(f"PRAGMA {name}")
-                before[name] = int(setting.fetchone()[0])
-                setting.execute(f"PRAGMA {name} = {value}")
+            before: dict[str, int] = {}
             try:
+                for name, value in BULK_PRAGMAS.items():
+                    setting.execute(f"PRAGMA {name}")
+                    before[name] = int(setting.fetchone()[0])
+                    setting.execute(f"PRAGMA {name} = {value}")
                 with conn.transaction(commit=True) as raw:
                     yield Cursor(raw, "sqlite")
             finally:
