@@ -10,9 +10,8 @@ schema change, not a silent loss.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import fastjsonschema
@@ -84,14 +83,15 @@ class RecordRules:
         # the reference validator only words the errors of the records it refuses.
         # Formats are checked by the reference checker in both, so both agree on them.
         checker = Draft202012Validator.FORMAT_CHECKER
-        formats = {name: partial(_conforms, checker, name) for name in _FORMATS}
+        formats = {name: _conformance(checker, name) for name in _FORMATS}
         self.decide = fastjsonschema.compile(
             {k: v for k, v in document.items() if k != "$schema"}, formats=formats)
 
     def check(self, record: Any) -> RecordCheck:
         if not isinstance(record, Mapping):
             return RecordCheck(("the record is not an object",), ())
-        drift = tuple(sorted(key for key in record if key not in self.known))
+        drift = (() if self.known.issuperset(record)
+                 else tuple(sorted(key for key in record if key not in self.known)))
         try:
             self.decide(record)
         except fastjsonschema.JsonSchemaValueException as refused:
@@ -99,14 +99,26 @@ class RecordRules:
                              for error in self.validator.iter_errors(record)})
             return RecordCheck(tuple(errors) or (_message(_path(refused.name),
                                                           refused.rule),), drift)
-        return RecordCheck((), drift)
+        return RecordCheck((), drift) if drift else _VALID
 
 
+_VALID = RecordCheck((), ())
+"""The check of a valid record without drift (immutable, so one serves every record)."""
 _FORMATS = ("date", "date-time", "uuid", "email", "uri")
 
 
-def _conforms(checker: Any, name: str, value: Any) -> bool:
-    return bool(checker.conforms(value, name))
+def _conformance(checker: Any, name: str) -> Callable[[Any], bool]:
+    """``checker.conforms(value, name)`` as a function of the value: the checker's own
+    function for the format, called directly (it runs once per record and field)."""
+    check, raises = checker.checkers[name]
+
+    def conforms(value: Any) -> bool:
+        try:
+            return bool(check(value))
+        except raises:
+            return False
+
+    return conforms
 
 
 def _path(name: str | None) -> list[str]:

@@ -22,6 +22,11 @@ from typing import Any, Literal, Protocol
 log = logging.getLogger("registry.db")
 
 Dialect = Literal["sqlite", "postgres"]
+BULK_PRAGMAS = {"synchronous": 1, "wal_autocheckpoint": 16384, "cache_size": -65536}
+"""SQLite settings of a bulk transaction, restored after it: commit without waiting for the
+disk (``NORMAL``), leave the write-ahead log's checkpoint (up to 64 MiB of it) to the next
+ordinary commit, which checkpoints at SQLite's default 1,000 pages as always, and keep up to
+64 MiB of pages in memory (random primary-key hashes touch pages all over the table)."""
 Row = dict[str, Any]
 
 
@@ -102,6 +107,42 @@ class Database:
         """A transaction; committed on success when ``write``, else always rolled back."""
         with self.datastore.transaction(commit=write) as raw:
             yield Cursor(raw, self.dialect)
+
+    @contextmanager
+    def bulk_transaction(self) -> Iterator[Cursor]:
+        """A write transaction whose commit does not wait for the disk: for bulk data that is
+        not the truth (collected records), never for events.
+
+        SQLite: :data:`BULK_PRAGMAS` (``synchronous = NORMAL`` …) on the writer connection
+        for this transaction only (restored before the connection goes back to the pool, or
+        the connection is closed); in WAL mode the commit is
+        atomic and ordered, only not yet flushed, and the next ordinary commit's flush of
+        the log carries it. PostgreSQL: ``SET LOCAL synchronous_commit = off``, the same.
+        """
+        if self.dialect != "sqlite":
+            with self.transaction(write=True) as cur:
+                cur.execute("SET LOCAL synchronous_commit = off")
+                yield cur
+            return
+        with self.datastore.get_connection(commit=True) as conn:
+            setting = conn.cursor()
+            before: dict[str, int] = {}
+            try:
+                for name, value in BULK_PRAGMAS.items():
+                    setting.execute(f"PRAGMA {name}")
+                    before[name] = int(setting.fetchone()[0])
+                    setting.execute(f"PRAGMA {name} = {value}")
+                with conn.transaction(commit=True) as raw:
+                    yield Cursor(raw, "sqlite")
+            finally:
+                try:
+                    for name, value in before.items():
+                        setting.execute(f"PRAGMA {name} = {value}")
+                except sqlite3.Error:
+                    # Never hand back a connection that commits less durably: closed, it
+                    # does not go back to the pool, which opens a fresh one.
+                    conn.close()
+                    raise
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:

@@ -14,10 +14,12 @@ cannot leave records behind.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -73,15 +75,20 @@ class RecordStore:
         transaction; raises :class:`SchemaKeyGoneError` (writing nothing) after an erase."""
         if not rows:
             return 0
-        with self.db.transaction(write=True) as cur:
+        # The records' commit does not wait for the disk (``Database.bulk_transaction``): a
+        # crash can lose the last batches, never tear one, and the sync's next progress event
+        # (an ordinary commit) makes them durable with it.
+        with self.db.bulk_transaction() as cur:
             key = self._key(cur, schema, lock=True)
             if key is None:
                 raise SchemaKeyGoneError(str(schema))
             sealer = _Sealer(schema, key)
-            values = []
-            for text, record in rows:
-                key_hash = sealer.hash(text)
-                values.append((str(schema), key_hash, str(job), sealer.seal(key_hash, record)))
+            schema_text, job_text = str(schema), str(job)
+            values = [(schema_text, key_hash, job_text, sealed)
+                      for key_hash, sealed in sealer.seal_all(rows)]
+            # In key order, neighbouring rows share index pages. A stable sort: of two rows
+            # of one key, the later still comes later, and wins.
+            values.sort(key=itemgetter(1))
             statement = (
                 f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
                 " VALUES (%s,%s,%s,%s) ON CONFLICT (schema_uuid, key_hash) DO UPDATE SET"
@@ -163,16 +170,28 @@ class _Sealer:
 
     def __init__(self, schema: UUID, key: bytes) -> None:
         self.schema = str(schema).encode()
-        self.key = key
         self.aead = AESGCM(key)
+        # HMAC-SHA256 keyed once; each hash continues a copy (a fresh one-shot HMAC per
+        # record costs twice as much).
+        self.keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def hash(self, key_text: str) -> str:
-        return hmac.digest(self.key, key_text.encode(), "sha256").hex()
+        mac = self.keyed.copy()
+        mac.update(key_text.encode())
+        return mac.hexdigest()
 
-    def seal(self, key_hash: str, record: Mapping[str, Any]) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self.aead.encrypt(nonce, _ENCODE(record),
-                                         self.schema + key_hash.encode())
+    def seal_all(self, rows: Sequence[tuple[str, Mapping[str, Any]]]
+                 ) -> Iterator[tuple[str, bytes]]:
+        """``(key hash, sealed record)`` of each ``(primary key text, record)``: the hash is
+        :meth:`hash`'s, each nonce 12 random bytes (one read of the OS's random a batch)."""
+        nonces = os.urandom(12 * len(rows))
+        encrypt, keyed, schema = self.aead.encrypt, self.keyed.copy, self.schema
+        for start, (text, record) in zip(range(0, len(nonces), 12), rows, strict=True):
+            mac = keyed()
+            mac.update(text.encode())
+            key_hash = mac.hexdigest()
+            nonce = nonces[start:start + 12]
+            yield key_hash, nonce + encrypt(nonce, _ENCODE(record), schema + key_hash.encode())
 
     def open(self, key_hash: str, sealed: bytes) -> dict[str, Any]:
         sealed = bytes(sealed)

@@ -16,6 +16,7 @@ plain child process (still with limits and an empty environment) and logs a warn
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -44,6 +45,8 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
 MAX_LINE = 16 * 1024 * 1024
 """The longest single message a script may send (a record, a log line, a request)."""
 STDERR_TAIL = 4000
+PIPE_BYTES = 1 << 20
+"""The size asked of the pipe the runner writes its messages to (Linux's default: 64 KiB)."""
 _DECODE = msgspec.json.Decoder().decode
 IDLE_SECONDS = 1.0
 
@@ -351,6 +354,9 @@ class _Run:
         self.selector = selectors.DefaultSelector()
         assert process.stdout is not None and process.stderr is not None
         os.set_blocking(process.stdout.fileno(), False)
+        with contextlib.suppress(OSError, AttributeError):  # Linux only; a limit may refuse it
+            # A larger pipe lets the script run ahead while the host stores a batch.
+            fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         os.set_blocking(process.stderr.fileno(), False)
         self.selector.register(process.stdout, selectors.EVENT_READ, "out")
         self.selector.register(process.stderr, selectors.EVENT_READ, "err")

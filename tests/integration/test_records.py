@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from domain.connectors.state import ConnectorState
+from projections.db import BULK_PRAGMAS, Cursor
 from registry.records import RecordStore, SchemaKeyGoneError, primary_key
 from registry.service import Registry
 from tests.conftest import Backend
@@ -98,3 +99,41 @@ def test_an_erased_schema_takes_its_records_and_refuses_new_ones(
 def test_a_composite_primary_key_is_one_key() -> None:
     assert primary_key({"a": 1, "b": "x", "c": 3}, ["a", "b"]) == '[1,"x"]'
     assert primary_key({"a": 1}, ["a"]) == "1"
+
+
+def test_in_one_batch_the_last_write_of_a_key_wins(registry: Registry) -> None:
+    connector = registry.app.create_connector(OWNER, s3())
+    schema = registry.app.create_schema(OWNER, under(connector))
+    store = RecordStore(registry.db)
+    # The batch is written in key-hash order: of a key's writes, the last must still win.
+    batch = [{"id": f"k{n % 3}", "n": n} for n in range(60)]
+    assert store.upsert(schema.id, uuid.uuid4(), rows(*batch)) == 60
+    for key in range(3):
+        found = store.get(schema.id, primary_key({"id": f"k{key}"}, ["id"]))
+        assert found == {"id": f"k{key}", "n": 57 + key}
+    assert store.count(schema.id) == 3
+
+
+def test_a_bulk_transaction_leaves_the_connections_as_durable_as_it_found_them(
+    registry: Registry, backend: Backend,
+) -> None:
+    db = registry.db
+
+    def settings(cur: Cursor) -> tuple[Any, ...]:
+        if backend.name == "sqlite":
+            return tuple(next(iter((cur.one(f"PRAGMA {name}") or {}).values()))
+                         for name in BULK_PRAGMAS)
+        return ((cur.one("SHOW synchronous_commit") or {})["synchronous_commit"],)
+
+    with db.transaction(write=True) as cur:
+        ordinary = settings(cur)
+    with db.bulk_transaction() as cur:
+        assert settings(cur) == ((1, 16384, -65536) if backend.name == "sqlite"
+                                 else ("off",))
+    with pytest.raises(RuntimeError), db.bulk_transaction():
+        raise RuntimeError("a failed batch")
+    if backend.name == "sqlite":  # (the test PostgreSQL server commits asynchronously)
+        assert ordinary == (2, 1000, -2000)
+    for _ in range(3):  # whichever pooled connection comes next commits as it did before
+        with db.transaction(write=True) as cur:
+            assert settings(cur) == ordinary
