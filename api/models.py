@@ -98,6 +98,22 @@ class HistoryEntry(msgspec.Struct, rename="camel", omit_defaults=True):
     erased_versions: int | None = None
 
 
+class CompatibilityViolation(Base):
+    """One broken compatibility rule: where in the candidate, which direction, why."""
+
+    pointer: str
+    rule: str
+    message: str
+
+
+class CompatibilityReport(Base):
+    """A dry run's answer: whether the candidate may replace the schema, and what it changes."""
+
+    compatible: bool
+    violations: list[CompatibilityViolation]
+    changes: list[str]
+
+
 class History(Base):
     """A schema's change history, newest first."""
 

@@ -13,6 +13,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api import access
 from api.problems import PARAMETER_ALIASES
+from domain.compatibility import Mode
 from domain.connectors.catalogue import list_types
 from domain.credentials.types import TYPE_NAMES
 from domain.model import SLUG
@@ -106,6 +107,10 @@ IfNoneMatch = Annotated[
                     " when one is the current version; any other value never matches.",
         schema_extra={"pattern": ETAGS},
     ),
+]
+CompatibilityMode = Annotated[
+    Mode | None,
+    QueryParameter(description="The mode to check; default: the schema's (BACKWARD)"),
 ]
 IncludeDeleted = Annotated[
     bool,

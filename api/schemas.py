@@ -31,7 +31,16 @@ from api.evolution import (
     parse_as_of,
     state_at,
 )
-from api.models import History, SchemaList, WriteResult, history_entry, schema_out, write_result
+from api.models import (
+    CompatibilityReport,
+    CompatibilityViolation,
+    History,
+    SchemaList,
+    WriteResult,
+    history_entry,
+    schema_out,
+    write_result,
+)
 from api.openapi import (
     CreateBodyOperation,
     SchemaBodyOperation,
@@ -42,6 +51,7 @@ from api.openapi import (
 from api.params import (
     UNIVERSAL,
     Caller,
+    CompatibilityMode,
     ConnectorFilter,
     ConnectorId,
     Cursor,
@@ -288,6 +298,25 @@ class SchemaController(Controller):
         )
         result = write_result(state, "updated" if changed else "unchanged")
         return Response(result, headers={"ETag": etag(state.revision)})
+
+    @post("/{id:str}/compatibility", status_code=200,
+          responses=problems(400, 401, 403, 404, 410, 413, 415, 422),
+          summary="Check whether a document could replace a schema (dry run)",
+          operation_class=SchemaBodyOperation, opt=allow(EDITORS))
+    async def check_compatibility(
+        self, caller: Caller, document: JsonBody, id: SchemaId, mode: CompatibilityMode = None,
+    ) -> CompatibilityReport:
+        """The violations of the mode and the changes the document would make; records
+        nothing."""
+        report = await run(
+            caller.registry.app.check_schema_compatibility, caller.access,
+            schema_uuid_param(id), document, mode,
+        )
+        return CompatibilityReport(
+            compatible=report.compatible,
+            violations=[CompatibilityViolation(**v.to_dict()) for v in report.violations],
+            changes=report.changes,
+        )
 
     @delete("/{cid:str}/{id:str}", responses=problems(401, 403, 404, 409, 410),
             summary="Delete a schema", opt=allow(EDITORS))

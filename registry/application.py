@@ -29,6 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from domain.audit import AuditRecord
 from domain.common import Actor
+from domain.compatibility import DEFAULT_MODE, Incompatibility, Mode, check
 from domain.connectors.connector import Connector
 from domain.connectors.errors import (
     CONNECTOR_NOT_FOUND,
@@ -47,7 +48,7 @@ from domain.errors import (
     Violation,
 )
 from domain.ids import encode_schema_id, schema_uuid
-from domain.model import parse_content, validate_token_request
+from domain.model import SchemaContent, parse_content, validate_token_request
 from domain.schema import Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
@@ -58,6 +59,7 @@ from projections.credentials import CredentialProjection, CredentialQueries
 from projections.db import Cursor, Database, Dialect
 from projections.feed import TABLE as FEED_TABLE
 from projections.feed import FeedProjection
+from projections.history import describe_changes
 from projections.oauth import OAuthGrantProjection, OAuthGrantQueries
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
@@ -278,19 +280,48 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         schema = self._get(uuid, access.actor.tenant)
         state = schema.visible_state()
         _check_version(state, if_match)
-        content = parse_content(document)
-        violations = [
-            Violation(f"/{name}", f"must be {current!r}: it cannot change")
-            for name, current in (("connectorId", state.connector_id), ("key", state.key))
-            if name in document and _comparable(name, document[name]) != current
-        ]
-        if violations:
-            raise SchemaValidationError(violations)
+        content = _replacement(state, document)
         self._connector_of(access, schema)
         changed = schema.replace(access.actor, content)
         if changed:
             self._save(schema)
         return schema.state, changed
+
+    def check_schema_compatibility(
+        self, access: Access, uuid: UUID, document: Any, mode: Mode | None
+    ) -> CompatibilityReport:
+        """Whether ``document`` could replace the schema under ``mode``; records nothing.
+
+        Without ``mode`` the schema's mode applies (``BACKWARD`` until modes can be set).
+        Transitive modes check every live version: the earlier ones from the read model,
+        the current one from the aggregate.
+        """
+        schema = self._get(uuid, access.actor.tenant)
+        state = schema.visible_state()
+        content = _replacement(state, document)
+        self._connector_of(access, schema)
+        current = state.content
+        if current is None:
+            raise SchemaNotFoundError(NOT_FOUND)
+        chosen = mode or DEFAULT_MODE
+        history = [(state.revision, current)]
+        if chosen.transitive:
+            history = self._live_versions(state) + history
+        violations = check(content, history, chosen)
+        changes = describe_changes(_history_document(current), _history_document(content))
+        return CompatibilityReport(not violations, violations, changes)
+
+    def _live_versions(self, state: SchemaState) -> list[tuple[int, SchemaContent]]:
+        """Each live (non-erased) version before the current one with its content, oldest
+        first; a version whose content equals the one before it (a delete, a restore) is
+        left out."""
+        found: list[tuple[int, SchemaContent]] = []
+        for version in range(state.erased_through + 1, state.revision):
+            past = self.schemas.version(state.tenant, state.id, version)
+            content = None if past is None else past.content
+            if content is not None and (not found or found[-1][1] != content):
+                found.append((version, content))
+        return found
 
     def delete_schema(self, access: Access, connector_id: str, uuid: UUID) -> SchemaState:
         """Soft-delete a schema of the given connector; the connector records it."""
@@ -518,3 +549,31 @@ def _check_token_fields(name: str, app_id: str | None) -> None:
 def _check_version(state: SchemaState, if_match: Collection[int] | None) -> None:
     if if_match is not None and state.revision not in if_match:
         raise StaleVersionError(state.revision)
+
+
+@dataclass(frozen=True)
+class CompatibilityReport:
+    """The answer of a dry run: compatible or not, why, and what the candidate changes."""
+
+    compatible: bool
+    violations: list[Incompatibility]
+    changes: list[str]
+
+
+def _history_document(content: SchemaContent) -> dict[str, Any]:
+    """A content as the document the history texts compare."""
+    return {**content.to_document(), "deleted": False}
+
+
+def _replacement(state: SchemaState, document: Any) -> SchemaContent:
+    """The content of a replacing document, which may repeat but not change the schema's
+    ``connectorId`` and ``key``."""
+    content = parse_content(document)
+    violations = [
+        Violation(f"/{name}", f"must be {current!r}: it cannot change")
+        for name, current in (("connectorId", state.connector_id), ("key", state.key))
+        if name in document and _comparable(name, document[name]) != current
+    ]
+    if violations:
+        raise SchemaValidationError(violations)
+    return content

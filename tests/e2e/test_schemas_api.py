@@ -222,6 +222,7 @@ def test_tenants_are_isolated(client: Client) -> None:
         assert theirs.status_code == unknown.status_code == 404
         assert problem_type(theirs) == problem_type(unknown)
     for method, template in (("PUT", "{api}/schemas/{id}"),
+                             ("POST", "{api}/schemas/{id}/compatibility"),
                              ("DELETE", "{api}/schemas/{cid}/{id}"),
                              ("DELETE", "{api}/schemas/{cid}/{id}/erase"),
                              ("POST", "{api}/schemas/{cid}/{id}/restore")):

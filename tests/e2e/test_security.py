@@ -81,7 +81,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 76
+    assert len(documented) == 77
     assert documented == route_rules(client.app)
 
 
@@ -182,7 +182,7 @@ def _request_for(key: str, registry: Registry,
         body = {"json": s3_connector(f"Replaced {uuid.uuid4().hex[:8]}")}
     elif method == "POST" and template.endswith("/schemas"):
         body = {"json": placed(seed_create()) | {"key": f"new{uuid.uuid4().hex[:8]}"}}
-    elif method == "PUT":
+    elif method == "PUT" or template.endswith("/compatibility"):
         body = {"json": placed(seed_create()) | {"name": "Renamed"}}
     elif method == "POST" and template.endswith("api-tokens"):
         body = {"json": {"name": "new token"}}
@@ -456,7 +456,8 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
     token_id = str(registry.app.issue_api_token(ADMIN, "victim", None)[0].id)
     connector_id = _fresh_connector(registry)
     theirs, random = _with_record(registry, schema_id), "sch_" + "7" * 26
-    body: dict[str, Any] = {"json": placed(seed_create())} if method == "PUT" else {}
+    replaces = method == "PUT" or template.endswith("/compatibility")
+    body: dict[str, Any] = {"json": placed(seed_create())} if replaces else {}
     if "api-tokens" in template:
         theirs, random = token_id, str(uuid.uuid4())
     elif "/v1/credentials/" in template:
