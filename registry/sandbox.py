@@ -201,13 +201,9 @@ class Sandbox:
         it ends (closing it early kills the run).
         """
         limits = limits or self.limits
-        command = self._command()
         job = {"script": script, "entry": entry, "context": dict(context),
                "limits": limits.for_runner()}
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={"LC_ALL": "C.UTF-8"}, start_new_session=True, close_fds=True)
-        run = _Run(process, limits, on_http)
+        run = self._start(limits, on_http)
         try:
             run.send(job)
             yield from run.messages()
@@ -222,11 +218,7 @@ class Sandbox:
         limits = limits or self.limits
         job = {"script": script, "mode": "action", "action": action, "input": value,
                "context": dict(context), "limits": limits.for_runner()}
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env={"LC_ALL": "C.UTF-8"}, start_new_session=True,
-            close_fds=True)
-        run = _Run(process, limits, on_http)
+        run = self._start(limits, on_http)
         output: Any = None
         lines: list[LogLine] = []
         try:
@@ -249,11 +241,7 @@ class Sandbox:
     def inspect_script(self, script: str, *, limits: Limits | None = None) -> Inspection:
         """:meth:`inspect`, with the actions the script declares."""
         limits = limits or self.limits
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env={"LC_ALL": "C.UTF-8"}, start_new_session=True,
-            close_fds=True)
-        run = _Run(process, limits, _refuse_http)
+        run = self._start(limits, _refuse_http)
         try:
             run.send({"script": script, "mode": "inspect", "limits": limits.for_runner()})
             while True:
@@ -268,6 +256,14 @@ class Sandbox:
             return Inspection([{"text": failed.reason, "severity": "error", "detail": []}], [])
         finally:
             run.stop()
+
+    def _start(self, limits: Limits, on_http: HttpHandler) -> _Run:
+        """A new runner process in the sandbox, speaking the protocol with this host."""
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env={"LC_ALL": "C.UTF-8"}, start_new_session=True,
+            close_fds=True)
+        return _Run(process, limits, on_http)
 
     def _command(self) -> list[str]:
         python = _python()
