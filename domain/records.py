@@ -88,7 +88,8 @@ class RecordRules:
             {k: v for k, v in document.items() if k != "$schema"}, formats=formats)
 
     def check(self, record: Any) -> RecordCheck:
-        if not isinstance(record, Mapping):
+        """What ``record`` breaks; :data:`VALID` itself when it is valid without drift."""
+        if type(record) is not dict and not isinstance(record, Mapping):
             return RecordCheck(("the record is not an object",), ())
         drift = (() if self.known.issuperset(record)
                  else tuple(sorted(key for key in record if key not in self.known)))
@@ -99,10 +100,10 @@ class RecordRules:
                              for error in self.validator.iter_errors(record)})
             return RecordCheck(tuple(errors) or (_message(_path(refused.name),
                                                           refused.rule),), drift)
-        return RecordCheck((), drift) if drift else _VALID
+        return RecordCheck((), drift) if drift else VALID
 
 
-_VALID = RecordCheck((), ())
+VALID = RecordCheck((), ())
 """The check of a valid record without drift (immutable, so one serves every record)."""
 _FORMATS = ("date", "date-time", "uuid", "email", "uri")
 

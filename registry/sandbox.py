@@ -48,6 +48,8 @@ STDERR_TAIL = 4000
 PIPE_BYTES = 1 << 20
 """The size asked of the pipe the runner writes its messages to (Linux's default: 64 KiB)."""
 _DECODE = msgspec.json.Decoder().decode
+_DECODE_RECORDS = msgspec.json.Decoder(list[tuple[str, dict[str, Any]]]).decode
+"""A line of records, its shape checked as it is decoded: pairs of a string and an object."""
 IDLE_SECONDS = 1.0
 
 
@@ -111,11 +113,11 @@ class ScriptFailedError(Exception):
 
 
 @dataclass(frozen=True)
-class Record:
-    """One ``(entity_type, record)`` pair the script yielded."""
+class Records:
+    """``(entity_type, record)`` pairs the script yielded, in order: a run of them travels
+    as one line, so a sync of many small records is not a message per record."""
 
-    entity: str
-    record: dict[str, Any]
+    items: list[tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class Inspection:
     actions: list[dict[str, Any]]
 
 
-Message = Record | LogLine | Checkpoint | Idle | Result
+Message = Records | LogLine | Checkpoint | Idle | Result
 HttpHandler = Callable[[Mapping[str, Any]], dict[str, Any]]
 """Answers one ``ctx.http`` request: ``{"ok": True, "status", "headers", "body"}`` or
 ``{"ok": False, "error"}`` (a refusal the script sees as an exception)."""
@@ -380,13 +382,12 @@ class _Run:
             if line == b"":
                 yield Idle()
                 continue
+            if line[:1] == b"[":
+                yield Records(self._decode_records(line))
+                continue
             message = self._decode(line)
             kind = message.get("type")
-            if kind == "record":
-                entity, record = message.get("entity"), message.get("record")
-                if isinstance(entity, str) and isinstance(record, dict):
-                    yield Record(entity, record)
-            elif kind == "log":
+            if kind == "log":
                 yield LogLine(str(message.get("level") or "info"), str(message.get("message")))
             elif kind == "checkpoint":
                 yield Checkpoint(message.get("state"))
@@ -421,6 +422,12 @@ class _Run:
         except Exception as error:  # the script sees a refusal, the run goes on
             log.warning("ctx.http request failed on the host: %s", type(error).__name__)
             return {"ok": False, "error": "the request could not be made"}
+
+    def _decode_records(self, line: bytes) -> list[tuple[str, dict[str, Any]]]:
+        try:
+            return _DECODE_RECORDS(line)
+        except (ValueError, msgspec.DecodeError):
+            raise ScriptFailedError("the script broke the message protocol") from None
 
     def _decode(self, line: bytes) -> dict[str, Any]:
         try:

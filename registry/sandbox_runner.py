@@ -2,12 +2,13 @@
 
 The host starts it as ``python -I -S runner.py`` inside bubblewrap and speaks JSON lines with
 it: the first line on stdin is the job (script, entry point, context, limits); from then on
-every line the runner writes on its protocol stream is a message (``record``, ``log``,
-``checkpoint``, ``http``, an action's ``result``, ``done`` or ``failed``), and every line it
-reads back is the answer to its last ``http`` message. The runner is trusted until it hands
-control to the script: it sets the resource limits, drops to an unprivileged user when it
-starts as root, and only then compiles and runs the script. Nothing from the registry is
-importable here.
+every line the runner writes on its protocol stream is a message: a JSON array is a run of
+records in the order the script yielded them (``[[entity_type, record], ...]``), a JSON object
+any other message (``log``, ``checkpoint``, ``http``, an action's ``result``, ``done`` or
+``failed``); every line it reads back is the answer to its last ``http`` message. The
+runner is trusted until it hands control to the script: it sets the resource limits, drops
+to an unprivileged user when it starts as root, and only then compiles and runs the script.
+Nothing from the registry is importable here.
 """
 
 from __future__ import annotations
@@ -25,22 +26,54 @@ from typing import Any, TextIO
 
 NOBODY = 65534
 FLUSH_SECONDS = 0.2
+RUN_RECORDS = 500
+"""Records per line at most: the host decodes a run of them in one go."""
+RUN_BYTES = 1 << 20
+"""A run's line stays under this many bytes, unless one record alone is larger."""
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 class Protocol:
-    """The runner's end of the pipe: one JSON object per line each way."""
+    """The runner's end of the pipe: one JSON message per line each way. Records wait in a
+    run until it is full, :data:`FLUSH_SECONDS` have passed or another message is sent
+    (which goes after them, so the host sees everything in the order it happened)."""
 
     def __init__(self, out: TextIO, inp: TextIO) -> None:
         self.out = out
         self.inp = inp
         self.flushed = time.monotonic()
+        self.run: list[str] = []
+        self.run_bytes = 0
+
+    def record(self, entity_type: str, record: Mapping[str, Any]) -> None:
+        """Add one yielded record to the run (encoded now: a value that cannot be encoded
+        fails the script at the record that holds it)."""
+        encoded = _ENCODE([entity_type, record])
+        if self.run and self.run_bytes + len(encoded) > RUN_BYTES:
+            self._write_run()
+        self.run.append(encoded)
+        self.run_bytes += len(encoded) + 1
+        if len(self.run) >= RUN_RECORDS:
+            self._write_run()
+        self._maybe_flush(False)
 
     def send(self, message: Mapping[str, Any], *, flush: bool = False) -> None:
         """Write one message; the stream is flushed when asked (a request awaiting its
         answer, the end) and at least every :data:`FLUSH_SECONDS`, so progress shows."""
-        self.out.write(json.dumps(message, separators=(",", ":"), default=str) + "\n")
+        if self.run:
+            self._write_run()
+        self.out.write(_ENCODE(message) + "\n")
+        self._maybe_flush(flush)
+
+    def _write_run(self) -> None:
+        self.out.write("[" + ",".join(self.run) + "]\n")
+        self.run, self.run_bytes = [], 0
+
+    def _maybe_flush(self, flush: bool) -> None:
         now = time.monotonic()
         if flush or now - self.flushed >= FLUSH_SECONDS:
+            if self.run:
+                self._write_run()
             self.out.flush()
             self.flushed = now
 
@@ -294,7 +327,7 @@ def main() -> int:
         if not callable(entry):
             raise TypeError(f"the script defines no function {job.get('entry') or 'collect'}")
         for entity_type, record in records(entry, ctx):
-            protocol.send({"type": "record", "entity": entity_type, "record": record})
+            protocol.record(entity_type, record)
         sys.stdout.flush()
     except BaseException as error:  # every failure is reported to the host
         if isinstance(error, SystemExit) and error.code == 3:

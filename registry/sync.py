@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid as uuid_module
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from ulid import ULID
 
 from domain.common import Actor
 from domain.errors import ConcurrentWriteError, RegistryError
-from domain.records import RecordRules
+from domain.records import VALID, RecordRules
 from domain.scripts.versions import ScriptVersionNotFoundError, decode_version_id
 from domain.sync.errors import (
     SyncJobFinishedError,
@@ -43,7 +43,7 @@ from registry.connection.guard import TargetGuard
 from registry.connection.http import http_client
 from registry.health import DatabaseUnavailableError
 from registry.records import RecordStore, SchemaKeyGoneError, primary_key
-from registry.sandbox import Checkpoint, LogLine, Record, ScriptFailedError
+from registry.sandbox import Checkpoint, LogLine, Records, ScriptFailedError
 from registry.scripts import scripted
 from registry.settings import ConnectionSettings
 
@@ -297,9 +297,12 @@ class SyncWorker:
         reported = time.monotonic()
         try:
             for message in self.app.sandbox.run(script, context, on_http=http):
-                target = self._take(job, message, targets, tally)
-                if target is not None and len(target.batch) >= BATCH_RECORDS:
-                    self._store(job, target, tally)
+                if isinstance(message, Records):
+                    self._take(job, message.items, targets, tally)
+                elif isinstance(message, LogLine):
+                    tally.log.append(f"{message.level}: {message.message}")
+                elif isinstance(message, Checkpoint):
+                    tally.checkpoint = message.state
                 waited = time.monotonic() - reported
                 if waited >= REPORT_SECONDS and self._flush(
                         job, targets, tally, force=waited >= HEARTBEAT_SECONDS):
@@ -315,35 +318,31 @@ class SyncWorker:
                 self.records.forget_unseen(target.schema, job.id)
         return None
 
-    def _take(self, job: SyncJob, message: Any, targets: Mapping[str, _Target],
-              tally: _Tally) -> _Target | None:
-        """Count one message; a valid record joins its schema's batch (answered)."""
-        if isinstance(message, LogLine):
-            tally.log.append(f"{message.level}: {message.message}")
-        elif isinstance(message, Checkpoint):
-            tally.checkpoint = message.state
-        if not isinstance(message, Record):
-            return None
-        tally.collected += 1
-        target = targets.get(message.entity)
-        if target is None:
-            tally.invalid += 1
-            tally.errors.append(f"{message.entity}: no live schema of the connector has "
-                                "this entity type")
-            return None
-        check = target.rules.check(message.record)
-        for name in check.drift:
-            tally.drift[name] = tally.drift.get(name, 0) + 1
-        if not check.valid:
-            tally.invalid += 1
-            tally.errors.append(f"{message.entity} record "
-                                f"{job.state.progress.collected + tally.collected}"
-                                f": {'; '.join(check.errors)}")
-            return None
-        tally.parsed += 1
-        target.batch.append((primary_key(message.record, target.rules.primary),
-                             message.record))
-        return target
+    def _take(self, job: SyncJob, items: Sequence[tuple[str, dict[str, Any]]],
+              targets: Mapping[str, _Target], tally: _Tally) -> None:
+        """Count a run of yielded records; the valid ones join their schema's batch, and a
+        full batch is stored."""
+        before = job.state.progress.collected + tally.collected
+        tally.collected += len(items)
+        for number, (entity, record) in enumerate(items, before + 1):
+            target = targets.get(entity)
+            if target is None:
+                tally.invalid += 1
+                tally.errors.append(f"{entity}: no live schema of the connector has this "
+                                    "entity type")
+                continue
+            check = target.rules.check(record)
+            if check is not VALID:
+                for name in check.drift:
+                    tally.drift[name] = tally.drift.get(name, 0) + 1
+                if not check.valid:
+                    tally.invalid += 1
+                    tally.errors.append(f"{entity} record {number}: {'; '.join(check.errors)}")
+                    continue
+            tally.parsed += 1
+            target.batch.append((primary_key(record, target.rules.primary), record))
+            if len(target.batch) >= BATCH_RECORDS:
+                self._store(job, target, tally)
 
     def _store(self, job: SyncJob, target: _Target, tally: _Tally) -> None:
         """Write one schema's batch (one transaction)."""

@@ -17,7 +17,7 @@ from registry.sandbox import (
     Idle,
     Limits,
     LogLine,
-    Record,
+    Records,
     Sandbox,
     SandboxUnavailableError,
     ScriptFailedError,
@@ -56,10 +56,27 @@ def test_a_script_yields_records_logs_and_checkpoints(sandbox: Sandbox) -> None:
     messages = [m for m in sandbox.run(script, context) if not isinstance(m, Idle)]
     assert messages == [
         LogLine("info", "starting at {'page': 1}"), LogLine("info", "printed line"),
-        *[Record("user", {"id": n, "team": "data", "token": "abc", "region": "eu"})
-          for n in range(3)],
+        Records([("user", {"id": n, "team": "data", "token": "abc", "region": "eu"})
+                 for n in range(3)]),
         Checkpoint({"page": 4}),
     ]
+
+
+def test_records_travel_in_runs_that_keep_the_order_of_everything(sandbox: Sandbox) -> None:
+    script = (
+        "def collect(ctx):\n"
+        "    for n in range(1201):\n"
+        "        yield ('a' if n % 2 else 'b', {'n': n})\n"
+        "    ctx.log('between')\n"
+        "    yield ('a', {'n': 'last'})\n"
+    )
+    messages = [m for m in sandbox.run(script, {}) if not isinstance(m, Idle)]
+    runs = [m for m in messages if isinstance(m, Records)]
+    # At most 500 a run (fewer when a run waited long enough to be flushed early).
+    assert len(runs) >= 4 and all(len(run.items) <= 500 for run in runs)
+    assert [item for run in runs[:-1] for item in run.items] == [
+        ("a" if n % 2 else "b", {"n": n}) for n in range(1201)]
+    assert messages[-2:] == [LogLine("info", "between"), Records([("a", {"n": "last"})])]
 
 
 def test_http_goes_through_the_host_which_decides(sandbox: Sandbox) -> None:
@@ -120,7 +137,8 @@ def test_no_view_of_the_registry_files_or_environment(
         for message in sandbox.run(script, {}):
             produced.append(message)
     assert failed.value.reason.startswith("FileNotFoundError")
-    env, db, cwd, who = (m.record for m in produced if isinstance(m, Record))
+    env, db, cwd, who = (record for m in produced if isinstance(m, Records)
+                         for _, record in m.items)
     assert not any(key.startswith("REGISTRY") for key in env)
     assert "do-not-leak" not in str(env)
     assert db == {"exists": False} and cwd == {"exists": False}
@@ -196,7 +214,8 @@ def test_closing_the_run_early_kills_it(sandbox: Sandbox) -> None:
               "        n += 1\n"
               "        yield ('x', {'n': n})\n")
     run = sandbox.run(script, {})
-    assert next(m for m in run if not isinstance(m, Idle)) == Record("x", {"n": 1})
+    first = next(m for m in run if not isinstance(m, Idle))
+    assert isinstance(first, Records) and first.items[0] == ("x", {"n": 1})
     run.close()  # the generator's finally kills and reaps the process
 
 
@@ -211,7 +230,7 @@ def test_without_bubblewrap_scripts_are_refused_unless_development_mode(
                                     "REGISTRY_SANDBOX_CPU_SECONDS": "5"})
     with caplog.at_level(logging.WARNING, logger="registry"):
         assert [m for m in development.run("def collect(ctx):\n    yield ('x', {})\n", {})
-                if not isinstance(m, Idle)] == [Record("x", {})]
+                if not isinstance(m, Idle)] == [Records([("x", {})])]
     assert "WITHOUT a sandbox" in caplog.text
 
 
