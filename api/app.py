@@ -17,6 +17,7 @@ from api.connectors import ConnectorController
 from api.credentials import CredentialController
 from api.feed import FeedController, end_streams_on_signals
 from api.generate import GenerateController, ModelController, health
+from api.hot_path import SchemaReads
 from api.oauth import OAuthController
 from api.observability import RequestIds, ready
 from api.openapi import openapi_config
@@ -98,7 +99,7 @@ def create_app(
         logging_config=None,  # logging is registry.logs.configure_logging's, not Litestar's
     )
     # Around everything Litestar does, unknown routes and its own error answers included.
-    app.asgi_handler = RequestIds(app.asgi_handler)
+    app.asgi_handler = RequestIds(SchemaReads(app, app.asgi_handler))
     return app
 
 
