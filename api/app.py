@@ -15,6 +15,7 @@ from api.connection_tests import ConnectionTestController
 from api.connections import AuthSchemeConfigController, ConnectionController
 from api.connectors import ConnectorController
 from api.credentials import CredentialController
+from api.docs import DocController
 from api.feed import FeedController, end_streams_on_signals
 from api.generate import GenerateController, ModelController, health
 from api.hot_path import SchemaReads
@@ -64,7 +65,8 @@ def create_app(
     app = Litestar(
         route_handlers=[
             Router(UNIVERSAL, route_handlers=[SchemaController, RecordController, ToolController,
-                                              GenerateController, ModelController]),
+                                              GenerateController, ModelController,
+                                              DocController]),
             ConnectorTypeController,
             ConnectorController,
             AuthSchemeConfigController,

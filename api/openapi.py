@@ -356,6 +356,19 @@ class CachedOperation(Operation):
                 response.headers = {"ETag": _ETAG, "Cache-Control": _PRIVATE_CACHE}
 
 
+@dataclass
+class HtmlAlternativeOperation(Operation):
+    """An operation whose 200 is also offered as ``text/html`` (``Accept: text/html``)."""
+
+    def __post_init__(self) -> None:
+        response = (self.responses or {}).get("200")
+        if isinstance(response, OpenAPIResponse) and response.content is not None:
+            response.content["text/html"] = OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.STRING,
+                description="A complete HTML document of the page; every value a user chose"
+                            " is escaped, and the page loads and runs nothing"))
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Response specs for the given error statuses."""
     specs: dict[int, ResponseSpec] = {}

@@ -39,6 +39,7 @@ PARAMETER_ALIASES.update(
     credential_cursor="cursor",
     credential_type="type",
     oauth_key="oauth-key",
+    doc_cursor="cursor",
 )
 
 Caller = NamedDependency[access.Caller]
@@ -68,6 +69,7 @@ CONNECTOR_CURSOR = "connector-list-cursor"
 CREDENTIAL_CURSOR = "credential-list-cursor"
 AUDIT_CURSOR = "audit-cursor"
 SYNC_CURSOR = "sync-job-list-cursor"
+DOC_CURSOR = "doc-list-cursor"
 """The formats of the opaque cursors: only a ``nextCursor`` of the same list is one (the
 handlers decode it; anything else answers 422 ``/query/cursor``)."""
 
@@ -237,4 +239,15 @@ OAuthKey = Annotated[
                    " `credentials` in the body). Used once; unknown, used, older than ten"
                    " minutes or another tenant's: 408; over 200 characters: 422",
                    max_length=200),
+]
+DocId = Annotated[
+    str,
+    PathParameter(description="A page id from `GET …/docs`: `guide-collectors`, `type-<type>`"
+                  " or `connector-<cnn_ id or UUID>`; any other value answers 404"),
+]
+DocCursor = Annotated[
+    str | None,
+    QueryParameter(name="cursor", description="The `nextCursor` of the previous page of this"
+                   " list (opaque); any other value answers 422",
+                   schema_extra={"format": DOC_CURSOR}),
 ]
