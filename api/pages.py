@@ -250,8 +250,8 @@ def connector_markdown(state: ConnectorState, schemas: Sequence[SchemaState],
 
 @cache
 def guide_markdown() -> str:
-    """The collector-script guide: ``docs/collectors.md``, shipped with the package as
-    ``api/guides/collectors.md`` (a test keeps the two identical)."""
+    """The collector-script guide: ``docs/collectors.md`` itself, which the package reaches
+    through the symlink ``api/guides/collectors.md`` (one file, decision 36)."""
     return (resources.files("api") / "guides" / "collectors.md").read_text(encoding="utf-8")
 
 

@@ -224,12 +224,6 @@ def test_type_pages_and_the_guide(client: Client) -> None:
     assert "<h1>Collector scripts</h1>" in html and "<table>" in html
 
 
-def test_the_packaged_guide_is_docs_collectors_md() -> None:
-    packaged = Path(__file__).parents[2] / "api" / "guides" / "collectors.md"
-    assert packaged.read_bytes() == GUIDE.read_bytes(), \
-        "copy docs/collectors.md to api/guides/collectors.md (docs/decisions.md, 36)"
-
-
 def test_odd_ids_other_tenants_and_gone_connectors_answer_the_same_404(
     client: Client,
 ) -> None:

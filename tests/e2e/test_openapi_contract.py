@@ -27,6 +27,7 @@ from api.params import (
     AUDIT_CURSOR,
     CONNECTOR_CURSOR,
     CREDENTIAL_CURSOR,
+    DOC_CURSOR,
     INTERNAL,
     SCHEMA_CURSOR,
     SYNC_CURSOR,
@@ -63,6 +64,12 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format(
     CREDENTIAL_CURSOR, _UUIDS.map(lambda u: _cursor("credentials", encode_credential_id(u)))
+)
+schemathesis.openapi.format(
+    DOC_CURSOR,
+    st.one_of(st.sampled_from(["guide-collectors", "type-s3", "type-universal"]),
+              _UUIDS.map(lambda u: "connector-" + encode_connector_id(u)))
+    .map(lambda page: _cursor("docs", page)),
 )
 schemathesis.openapi.format(
     SYNC_CURSOR, _UUIDS.map(lambda u: _cursor("sync", encode_job_id(u)))

@@ -81,7 +81,7 @@ def route_rules(app: Litestar) -> dict[str, frozenset[str]]:
 
 def test_every_route_has_exactly_the_documented_rule(client: Client) -> None:
     documented = documented_rules()
-    assert len(documented) == 77
+    assert len(documented) == 79
     assert documented == route_rules(client.app)
 
 
@@ -154,6 +154,8 @@ def _request_for(key: str, registry: Registry,
         return _script_request(method, template, registry, subject)
     if "/records" in template:
         _with_record(registry, schema_id)
+    if "/docs/" in template:
+        ids["docs"] = "connector-" + connector_id
     path = template.format(
         id=next((v for k, v in ids.items() if f"/{k}/" in template), schema_id),
         cid=connector, connector=connector, version="1", primary_key=RECORD_KEY,
@@ -476,6 +478,8 @@ def test_another_tenants_id_looks_exactly_like_a_missing_one(
         theirs, random = found.group(0), "cnn_" + "7" * 26
         template = template.replace("{ref}", "v1").replace("{action_id}", "ping").replace(
             "{job_id}", path.split("/")[-1] if "{job_id}" in template else "")
+    elif "/docs/" in template:
+        theirs, random = "connector-" + connector_id, "connector-cnn_" + "7" * 26
     elif "/connectors/" in template:
         theirs, random = connector_id, "cnn_" + "7" * 26
         body = {"json": s3_connector("Intruder")} if method == "PUT" else body
