@@ -24,6 +24,7 @@ from domain.errors import NOT_FOUND, SchemaErasedError, SchemaNotFoundError, Vio
 from domain.ids import encode_schema_id
 from domain.schema import SchemaState
 from projections.history import describe_changes
+from projections.schemas import history_view
 from projections.timeline import Moment
 
 PARAMETER_ALIASES.update(as_of="asOf", from_version="from", to_version="to")
@@ -114,15 +115,11 @@ def _change_out(change: Change) -> ChangeOut:
     return out
 
 
-def _view(state: SchemaState) -> dict[str, Any]:
-    assert state.content is not None
-    return state.content.to_document() | {"deleted": state.deleted}
-
-
 def diff_out(old: SchemaState, new: SchemaState) -> DiffOut:
     """The diff document of two versions (both with content)."""
     assert old.content is not None and new.content is not None
-    texts = [] if old.revision == new.revision else describe_changes(_view(old), _view(new))
+    texts = [] if old.revision == new.revision else describe_changes(
+        history_view(old), history_view(new) or {})
     return DiffOut(
         id=new.schema_id, from_version=old.revision, to_version=new.revision,
         changes=[_change_out(c) for c in diff(old.content, new.content)], texts=texts,

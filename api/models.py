@@ -13,6 +13,7 @@ from uuid import UUID
 import msgspec
 
 from domain.common import iso_timestamp
+from domain.compatibility import effective_mode
 from domain.connectors.auth_schemes import with_messages
 from domain.connectors.connections import KINDS
 from domain.connectors.definition import ConnectorType, Mode
@@ -70,6 +71,10 @@ class SchemaOut(Base):
     deleted_by: str | None
     fingerprint: str
     """SHA-256 of the content's canonical form (see docs/api.md)."""
+    compatibility: str | None
+    """The schema's own compatibility mode; ``None`` inherits its connector's."""
+    effective_compatibility: str
+    """The mode a replacement is checked against."""
 
 
 class SchemaList(Base):
@@ -263,6 +268,7 @@ class ConnectorOut(Base):
     shared_users: list[str]
     shared_to_org: bool
     enabled: bool
+    compatibility: str
     status: str
     protocol: str | None
     base_url: str | None
@@ -334,6 +340,7 @@ def connector_out(state: ConnectorState) -> ConnectorOut:
         shared_users=list(state.shared_users),
         shared_to_org=state.shared_to_org,
         enabled=state.enabled,
+        compatibility=state.compatibility,
         status=state.status,
         protocol=state.protocol,
         base_url=state.base_url,
@@ -467,8 +474,9 @@ def credential_out(state: CredentialState,
     )
 
 
-def schema_out(state: SchemaState) -> SchemaOut:
-    """A schema (current or past) as clients see it."""
+def schema_out(state: SchemaState, connector_mode: str | None = None) -> SchemaOut:
+    """A schema (current or past) as clients see it; ``connector_mode`` is its connector's
+    compatibility mode, which the schema inherits while it sets none."""
     content = state.content
     assert content is not None and state.connector_id is not None and state.key is not None
     return SchemaOut(
@@ -491,6 +499,8 @@ def schema_out(state: SchemaState) -> SchemaOut:
         deleted_at=iso_timestamp(state.deleted_at),
         deleted_by=state.deleted_by,
         fingerprint=fingerprint(content),
+        compatibility=state.compatibility,
+        effective_compatibility=effective_mode(state.compatibility, connector_mode).value,
     )
 
 

@@ -51,6 +51,7 @@ from domain.credentials.errors import (
 )
 from domain.errors import (
     ConcurrentWriteError,
+    IncompatibleSchemaError,
     RegistryError,
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -115,6 +116,7 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     SchemaErasedError: (410, "schema-erased", "Schema was erased"),
     SchemaAlreadyExistsError: (409, "schema-exists", "Schema already exists"),
     SchemaNotDeletedError: (409, "schema-not-deleted", "Schema is not deleted"),
+    IncompatibleSchemaError: (409, "incompatible", "Incompatible schema change"),
     SchemaForbiddenError: (403, "schema-forbidden",
                            "Only callers who can see a schema's connector may change it"),
     ConcurrentWriteError: (409, "concurrent-write", "Concurrent modification"),
@@ -282,6 +284,9 @@ def from_registry_error(error: RegistryError) -> ProblemDetailsException:
         extra["usedBy"] = error.users
     if isinstance(error, AuthSchemeConfigInUseError):
         extra["usedBy"] = error.connections
+    if isinstance(error, IncompatibleSchemaError):
+        extra["mode"] = error.mode
+        extra["violations"] = error.violations
     if isinstance(error, StaleVersionError):
         extra["currentVersion"] = error.current
     headers = None

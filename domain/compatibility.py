@@ -297,6 +297,7 @@ def check(
     ]
 
 
-def effective_mode(schema_mode: Mode | None, connector_mode: Mode | None) -> Mode:
-    """The schema's own mode, else its connector's, else :data:`DEFAULT_MODE`."""
-    return schema_mode or connector_mode or DEFAULT_MODE
+def effective_mode(schema_mode: str | None, connector_mode: str | None) -> Mode:
+    """The schema's own mode, else its connector's, else :data:`DEFAULT_MODE` (modes as
+    stored: their names, ``None`` when unset)."""
+    return Mode(schema_mode or connector_mode or DEFAULT_MODE)

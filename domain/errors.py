@@ -71,5 +71,19 @@ class StaleVersionError(RegistryError):
         super().__init__(f"If-Match does not name the current version, which is {current}")
 
 
+class IncompatibleSchemaError(RegistryError):
+    """A replacement breaks the schema's effective compatibility mode; nothing was recorded.
+
+    ``violations`` are the broken rules as their JSON documents (``pointer``, ``rule``,
+    ``message``).
+    """
+
+    def __init__(self, mode: str, violations: list[dict[str, str]]) -> None:
+        self.mode = mode
+        self.violations = violations
+        super().__init__(
+            f"the document breaks {mode} compatibility in {len(violations)} place(s)")
+
+
 class ConcurrentWriteError(RegistryError):
     """Another writer changed the schema between our read and our write."""

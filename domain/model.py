@@ -34,6 +34,12 @@ SCALAR_TYPES = (
 FIELD_TYPES: tuple[str, ...] = SCALAR_TYPES + tuple(f"{t}[]" for t in SCALAR_TYPES)
 """The closed set of field types: ten scalars and an array (``<type>[]``) of each."""
 
+COMPATIBILITY_MODES = (
+    "NONE", "BACKWARD", "FORWARD", "FULL", "BACKWARD_TRANSITIVE", "FORWARD_TRANSITIVE",
+    "FULL_TRANSITIVE",
+)
+"""The compatibility modes a schema or connector may set (``domain.compatibility.Mode``)."""
+
 FIELD_ATTRIBUTES = ("type", "primary", "required", "description")
 CARDINALITIES = ("one", "many")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -202,6 +208,11 @@ _READ_ONLY = {
     "deletedAt": {"type": ["string", "null"], "format": "date-time", "readOnly": True},
     "deletedBy": {"type": ["string", "null"], "readOnly": True},
     "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{64}$", "readOnly": True},
+    "effectiveCompatibility": {
+        "enum": list(COMPATIBILITY_MODES), "readOnly": True,
+        "description": "The mode a replacement is checked against: compatibility, else the"
+        " connector's, else BACKWARD.",
+    },
 }
 
 
@@ -238,6 +249,12 @@ def _schema_document() -> dict[str, Any]:
                 " sent, it must equal the stored value: it cannot change.",
             },
             "entityType": {"type": "string", "pattern": ENTITY_TYPE},
+            "compatibility": {
+                "enum": [*COMPATIBILITY_MODES, None],
+                "description": "The schema's own compatibility mode; null inherits the"
+                " connector's. On replace it may be omitted: the mode stays as it is. It is"
+                " not part of the content or its fingerprint.",
+            },
             "fields": {
                 "type": "array",
                 "minItems": 1,

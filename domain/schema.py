@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -25,6 +26,17 @@ from domain.errors import (
 )
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import FIELD_ATTRIBUTES, Field, Relationship, SchemaContent, fingerprint
+
+
+class Keep(Enum):
+    """The compatibility argument of a command that leaves the schema's mode as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+Requested = str | None | Keep
+"""A command's compatibility: a mode, ``None`` (inherit the connector's) or :data:`KEEP`."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,8 @@ class SchemaState:
     updated_by: str | None = None
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    compatibility: str | None = None
+    """The schema's own compatibility mode; ``None`` inherits its connector's."""
 
     @property
     def exists(self) -> bool:
@@ -172,6 +186,14 @@ class Schema(Aggregate):
             content = dataclasses.replace(content, relationships=rels)
             return dataclasses.replace(state, content=content)
 
+    class CompatibilityChanged(Event):
+        """The schema's own compatibility mode changed (``None``: inherit the connector's)."""
+
+        mode: str | None
+
+        def change(self, state: SchemaState) -> SchemaState:
+            return dataclasses.replace(state, compatibility=self.mode)
+
     class Deleted(Event):
         """The schema was soft-deleted: hidden, restorable, history kept."""
 
@@ -213,41 +235,62 @@ class Schema(Aggregate):
     # Commands -------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, actor: Actor, connector_id: str, key: str, content: SchemaContent) -> Schema:
-        """Create a new schema; its id follows from tenant, connector and key."""
-        return cls._create(
+    def create(
+        cls, actor: Actor, connector_id: str, key: str, content: SchemaContent,
+        compatibility: str | None = None,
+    ) -> Schema:
+        """Create a new schema; its id follows from tenant, connector and key. A given
+        compatibility mode is recorded in the same revision, right after the creation."""
+        meta = revision_meta(actor, 1)
+        schema = cls._create(
             cls.Created,
             id=schema_uuid(actor.tenant, connector_id, key),
-            **revision_meta(actor, 1),
+            **meta,
             **_content_kwargs(connector_id, key, content),
         )
+        if compatibility is not None:
+            schema.trigger_event(cls.CompatibilityChanged, **meta, mode=compatibility)
+        return schema
 
-    def recreate(self, actor: Actor, connector_id: str, key: str, content: SchemaContent) -> None:
+    def recreate(
+        self, actor: Actor, connector_id: str, key: str, content: SchemaContent,
+        compatibility: str | None = None,
+    ) -> None:
         """Create the key again after an erase; refuses while the schema still exists."""
         state = self.state
         if state.exists:
             raise SchemaAlreadyExistsError(state.schema_id, deleted=state.deleted)
-        self.trigger_event(
-            self.Recreated,
-            **revision_meta(actor, state.revision + 1),
-            **_content_kwargs(connector_id, key, content),
-        )
+        meta = revision_meta(actor, state.revision + 1)
+        self.trigger_event(self.Recreated, **meta, **_content_kwargs(connector_id, key, content))
+        if compatibility is not None:
+            self.trigger_event(self.CompatibilityChanged, **meta, mode=compatibility)
 
-    def holds(self, content: SchemaContent) -> bool:
-        """True when the schema is live, not deleted, and its content is ``content`` (same
-        fingerprint): a create of its key with that content then changes nothing."""
+    def holds(self, content: SchemaContent, compatibility: Requested = KEEP) -> bool:
+        """True when the schema is live, not deleted, its content is ``content`` (same
+        fingerprint) and its own mode is ``compatibility`` (unless that is :data:`KEEP`): a
+        create of its key with that content then changes nothing."""
         state = self.state
         return (state.content is not None and not state.deleted
-                and fingerprint(state.content) == fingerprint(content))
+                and fingerprint(state.content) == fingerprint(content)
+                and compatibility in (KEEP, state.compatibility))
 
-    def replace(self, actor: Actor, content: SchemaContent) -> bool:
-        """Make the content equal ``content``; one revision, or nothing when unchanged."""
-        current = _require(self.visible_state())
-        meta = revision_meta(actor, self.state.revision + 1)
-        changes = plan_changes(current, content)
+    def replace(
+        self, actor: Actor, content: SchemaContent, compatibility: Requested = KEEP
+    ) -> bool:
+        """Make the content equal ``content`` and the own mode ``compatibility`` (unless
+        :data:`KEEP`); one revision, or nothing when unchanged."""
+        state = self.visible_state()
+        meta = revision_meta(actor, state.revision + 1)
+        changes = plan_changes(_require(state), content)
+        if compatibility is not KEEP and compatibility != state.compatibility:
+            changes.append((Schema.CompatibilityChanged, {"mode": compatibility}))
         for event_class, payload in changes:
             self.trigger_event(event_class, **meta, **payload)
         return bool(changes)
+
+    def mode_after(self, compatibility: Requested) -> str | None:
+        """The schema's own mode once a command with ``compatibility`` is done."""
+        return self.state.compatibility if compatibility is KEEP else compatibility
 
     def delete(self, actor: Actor) -> None:
         """Soft-delete the schema."""

@@ -13,6 +13,7 @@ from deepdiff import DeepDiff
 
 INITIAL = "Initial creation"
 ERASED = "Erased"
+INHERITED = "inherited"
 
 
 def comparable(document: dict[str, Any]) -> dict[str, Any]:
@@ -29,12 +30,18 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
             for r in document["relationships"]
         },
         "deleted": document["deleted"],
+        "compatibility": document.get("compatibility"),
     }
 
 
 def render(value: Any) -> str:
     """How a value is written in a change text: strings bare, the rest as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def compatibility_text(before: str | None, after: str | None) -> str:
+    """The text of a changed compatibility mode (``None``: inherited)."""
+    return f"Changed compatibility: {before or INHERITED} -> {after or INHERITED}"
 
 
 def describe_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
@@ -73,7 +80,9 @@ def _describe(
     if head == "entityType":
         return [(1, 0, f"Changed entity type: {render(level.t1)} -> {render(level.t2)}")]
     if head == "deleted":
-        return [(7, 0, "Deleted" if level.t2 else "Restored")]
+        return [(8, 0, "Deleted" if level.t2 else "Restored")]
+    if head == "compatibility":
+        return [(7, 0, compatibility_text(level.t1, level.t2))]
     name = path[1]
     if head == "fields":
         if removed:

@@ -11,6 +11,8 @@ a schema looks on the wire.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +27,6 @@ from projections.revisions import (
     Revision,
     RevisionTable,
     read_current,
-    read_head,
     read_tenant,
     status_of,
 )
@@ -33,14 +34,18 @@ from projections.revisions import (
 TABLES = ("registry_schema_versions", "registry_schemas", timeline.TABLE)
 
 
-SchemaHead = Head
-"""Version and status of a schema (the shared head of a read model)."""
+@dataclass(frozen=True)
+class SchemaHead(Head):
+    """Version and status of a schema (the shared head of a read model), and the
+    compatibility mode its connector sets now (``None`` when the connector is gone)."""
+
+    connector_mode: str | None = None
 
 VERSIONS = RevisionTable("registry_schema_versions", "document")
 
 __all__ = [
     "TABLES", "Revision", "SchemaHead", "SchemaProjection", "SchemaQueries", "dump_state",
-    "load_state", "state_from_row", "status_of",
+    "history_view", "load_state", "state_from_row", "status_of",
 ]
 
 
@@ -60,6 +65,7 @@ def dump_state(state: SchemaState) -> str:
             "updated_by": state.updated_by,
             "deleted_at": iso_timestamp(state.deleted_at),
             "deleted_by": state.deleted_by,
+            "compatibility": state.compatibility,
         },
         separators=(",", ":"),
     )
@@ -83,6 +89,7 @@ def load_state(uuid: UUID, tenant: str, erased_through: int, text: str) -> Schem
         updated_by=data["updated_by"],
         deleted_at=parse_timestamp(data["deleted_at"]),
         deleted_by=data["deleted_by"],
+        compatibility=data.get("compatibility"),
     )
 
 
@@ -100,17 +107,19 @@ def state_from_row(row: Row) -> SchemaState:
     return load_state(uuid, row["tenant"], row["erased_through"], row["document"])
 
 
-def _history_view(state: SchemaState | None) -> dict[str, Any] | None:
+def history_view(state: SchemaState | None) -> dict[str, Any] | None:
+    """The document the history texts compare: the content, deleted and the own mode."""
     if state is None or state.content is None:
         return None
-    return state.content.to_document() | {"deleted": state.deleted}
+    return state.content.to_document() | {
+        "deleted": state.deleted, "compatibility": state.compatibility}
 
 
 class SchemaProjection:
     """Applies schema events to the read-model tables."""
 
     name = "schemas"
-    version = 3
+    version = 4
     tables: tuple[str, ...] = TABLES
 
     def create_tables(self, cur: Cursor) -> None:
@@ -177,7 +186,7 @@ class SchemaProjection:
         before = None
         if previous and previous["state"]:
             before = load_state(state.id, state.tenant, 0, previous["state"])
-        changes = describe_changes(_history_view(before), _history_view(state) or {})
+        changes = describe_changes(history_view(before), history_view(state) or {})
         VERSIONS.upsert(cur, event, changes, None, dump_state(state))
 
     def _erase(self, cur: Cursor, event: Schema.Erased) -> None:
@@ -191,8 +200,28 @@ class SchemaQueries:
         self.db = db
 
     def head(self, tenant: str, uuid: UUID) -> SchemaHead | None:
-        """Version and status of a schema: one indexed lookup, no document."""
-        return read_head(self.db, "registry_schemas", tenant, uuid)
+        """Version and status of a schema and its connector's mode: one indexed lookup (and
+        one of the connector), no document."""
+        row = self.db.one(
+            "SELECT s.version, s.status, s.erased_through, c.compatibility AS connector_mode"
+            " FROM registry_schemas s LEFT JOIN registry_connectors c"
+            " ON c.tenant = s.tenant AND c.connector_id = s.connector_id"
+            " WHERE s.uuid = %s AND s.tenant = %s",
+            (str(uuid), tenant),
+        )
+        return None if row is None else SchemaHead(**row)
+
+    def connector_modes(self, tenant: str, connector_ids: Collection[str]) -> dict[str, str]:
+        """The compatibility mode each of these connectors sets now (gone ones left out)."""
+        if not connector_ids:
+            return {}
+        ids = sorted(connector_ids)
+        marks = ",".join(["%s"] * len(ids))
+        with self.db.read() as cur:
+            rows = cur.all(
+                "SELECT connector_id, compatibility FROM registry_connectors"
+                f" WHERE tenant = %s AND connector_id IN ({marks})", [tenant, *ids])
+        return {r["connector_id"]: r["compatibility"] for r in rows if r["compatibility"]}
 
     def get(self, tenant: str, uuid: UUID) -> SchemaState | None:
         """The current state of a schema, or ``None``."""

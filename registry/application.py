@@ -29,7 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from domain.audit import AuditRecord
 from domain.common import Actor
-from domain.compatibility import DEFAULT_MODE, Incompatibility, Mode, check
+from domain.compatibility import Incompatibility, Mode, check, effective_mode
 from domain.connectors.connector import Connector
 from domain.connectors.errors import (
     CONNECTOR_NOT_FOUND,
@@ -41,6 +41,7 @@ from domain.connectors.ids import canonical_connector_id, decode_connector_id
 from domain.errors import (
     NOT_FOUND,
     ConcurrentWriteError,
+    IncompatibleSchemaError,
     SchemaForbiddenError,
     SchemaNotFoundError,
     SchemaValidationError,
@@ -49,7 +50,7 @@ from domain.errors import (
 )
 from domain.ids import encode_schema_id, schema_uuid
 from domain.model import SchemaContent, parse_content, validate_token_request
-from domain.schema import Schema, SchemaState
+from domain.schema import KEEP, Requested, Schema, SchemaState
 from domain.tokens import ApiToken, TokenNotFoundError, TokenState
 from projections.audit import AuditProjection
 from projections.connectors import TABLES as CONNECTOR_TABLES
@@ -254,6 +255,8 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         content = parse_content(document)
         connector_uuid = _connector_reference(document.get("connectorId"))
         key = document.get("key") or content.entity_type
+        requested = _requested_compatibility(document)
+        own = None if requested is KEEP else requested
 
         def attempt() -> tuple[SchemaState, bool]:
             connector = self._schema_connector(access, connector_uuid)
@@ -262,11 +265,11 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
             try:
                 schema = self._get(uuid)
             except SchemaNotFoundError:
-                schema = Schema.create(actor, connector_id, key, content)
+                schema = Schema.create(actor, connector_id, key, content, own)
             else:
-                if schema.holds(content):
+                if schema.holds(content, requested):
                     return schema.state, False
-                schema.recreate(actor, connector_id, key, content)
+                schema.recreate(actor, connector_id, key, content, own)
             connector.attach_schema(actor, uuid)
             self._save(schema, connector)
             return schema.state, True
@@ -281,8 +284,13 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         state = schema.visible_state()
         _check_version(state, if_match)
         content = _replacement(state, document)
-        self._connector_of(access, schema)
-        changed = schema.replace(access.actor, content)
+        connector = self._connector_of(access, schema)
+        requested = _requested_compatibility(document)
+        mode = self._mode_after(schema, connector, document)
+        violations = self._violations(state, content, mode)
+        if violations:
+            raise IncompatibleSchemaError(mode.value, [v.to_dict() for v in violations])
+        changed = schema.replace(access.actor, content, requested)
         if changed:
             self._save(schema)
         return schema.state, changed
@@ -292,24 +300,41 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
     ) -> CompatibilityReport:
         """Whether ``document`` could replace the schema under ``mode``; records nothing.
 
-        Without ``mode`` the schema's mode applies (``BACKWARD`` until modes can be set).
-        Transitive modes check every live version: the earlier ones from the read model,
-        the current one from the aggregate.
+        Without ``mode`` the mode a PUT of the document is checked against applies (see
+        :meth:`_mode_after`).
         """
         schema = self._get(uuid, access.actor.tenant)
         state = schema.visible_state()
         content = _replacement(state, document)
-        self._connector_of(access, schema)
+        connector = self._connector_of(access, schema)
         current = state.content
         if current is None:
             raise SchemaNotFoundError(NOT_FOUND)
-        chosen = mode or DEFAULT_MODE
-        history = [(state.revision, current)]
-        if chosen.transitive:
-            history = self._live_versions(state) + history
-        violations = check(content, history, chosen)
+        chosen = mode or self._mode_after(schema, connector, document)
+        violations = self._violations(state, content, chosen)
         changes = describe_changes(_history_document(current), _history_document(content))
         return CompatibilityReport(not violations, violations, changes)
+
+    @staticmethod
+    def _mode_after(schema: Schema, connector: Connector, document: Any) -> Mode:
+        """The effective mode once a PUT of ``document`` is done: the mode it sets, else the
+        schema's own, else the connector's (which defaults to ``BACKWARD``)."""
+        own = schema.mode_after(_requested_compatibility(document))
+        return effective_mode(own, connector.state.compatibility)
+
+    def _violations(
+        self, state: SchemaState, content: SchemaContent, mode: Mode
+    ) -> list[Incompatibility]:
+        """What ``content`` breaks as a replacement of the schema under ``mode``: the
+        current version from the aggregate, and for transitive modes every earlier live
+        version from the read model. The dry run and the PUT both ask this."""
+        current = state.content
+        if current is None:
+            raise SchemaNotFoundError(NOT_FOUND)
+        history = [(state.revision, current)]
+        if mode.transitive:
+            history = self._live_versions(state) + history
+        return check(content, history, mode)
 
     def _live_versions(self, state: SchemaState) -> list[tuple[int, SchemaContent]]:
         """Each live (non-erased) version before the current one with its content, oldest
@@ -544,6 +569,15 @@ def _check_token_fields(name: str, app_id: str | None) -> None:
     violations = validate_token_request(request)
     if violations:
         raise SchemaValidationError(violations)
+
+
+def _requested_compatibility(document: Any) -> Requested:
+    """The compatibility a schema document asks for: its value (a mode or ``None``), or
+    :data:`KEEP` when the key is absent. The document is validated already."""
+    if isinstance(document, dict) and "compatibility" in document:
+        value: str | None = document["compatibility"]
+        return value
+    return KEEP
 
 
 def _check_version(state: SchemaState, if_match: Collection[int] | None) -> None:

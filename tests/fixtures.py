@@ -99,14 +99,15 @@ class Credentials:
         cls.connectors.clear()
 
     @classmethod
-    def connector_id(cls, tenant: str, label: str) -> str:
+    def connector_id(cls, tenant: str, label: str, **changes: Any) -> str:
         """The ``cnn_`` id of a real org-wide connector of the tenant, named ``label``,
-        created on first use in a test (schemas must belong to a live connector)."""
+        created on first use in a test (schemas must belong to a live connector), with
+        ``changes`` to its document (e.g. ``compatibility``) when it is created."""
         key = (tenant, label)
         if key not in cls.connectors:
             assert cls.registry is not None, "use the 'registry' fixture to create connectors"
             access = Access(Actor(subject="test-setup", tenant=tenant), roles=("admin",))
-            state = cls.registry.app.create_connector(access, connector_body(label))
+            state = cls.registry.app.create_connector(access, connector_body(label, **changes))
             cls.connectors[key] = state.connector_id
         return cls.connectors[key]
 

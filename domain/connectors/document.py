@@ -29,7 +29,7 @@ from domain.connectors.errors import ConnectorValidationError
 from domain.connectors.state import SCOPES, SOURCE_TYPES, UNSET
 from domain.connectors.variables import connection_variables_schema, duplicate_names
 from domain.errors import Violation
-from domain.model import SLUG
+from domain.model import COMPATIBILITY_MODES, SLUG
 
 MAX_NAME = 200
 MAX_TAGS = 50
@@ -83,6 +83,9 @@ def _properties() -> dict[str, Any]:
         "sourceType": {"enum": list(SOURCE_TYPES)},
         "scope": {"enum": list(SCOPES), "description": "org, user or group"},
         "enabled": {"type": "boolean"}, "sharedToOrg": {"type": "boolean"},
+        "compatibility": {"enum": list(COMPATIBILITY_MODES),
+                          "description": "The compatibility mode of its schemas that set"
+                          " none of their own (default BACKWARD)"},
         "public": {"type": "boolean"},
         "sharedUsers": text_list("Users it is shared with", text("Subject"), min_items=0),
         "eventTypes": text_list("Event types it emits", text("Event type"), min_items=0),

@@ -25,7 +25,7 @@ from domain.connectors.lifecycle import (
     SchemaDetached,
     SchemaRestored,
 )
-from domain.connectors.state import SCALAR_FIELDS, ConnectorState
+from domain.connectors.state import SCALAR_FIELDS, UNSET, ConnectorState
 
 __all__ = [
     "ConfigKeyAdded",
@@ -63,7 +63,7 @@ class Created(ConnectorEvent, Aggregate.Created):
     """The connector was created. Its credentials' values are not here: they live in the
     credential it owns (saved with it); ``credential_fields`` names the fields set."""
 
-    class_version = 3
+    class_version = 4
 
     fields: dict[str, Any]
     credential_fields: list[str] | None
@@ -80,6 +80,11 @@ class Created(ConnectorEvent, Aggregate.Created):
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         """Version 2 did not say when an OAuth token expires."""
         state["token_expires_at"] = None
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """Version 3 had no compatibility mode: connectors created then had the default."""
+        state["fields"]["compatibility"] = UNSET["compatibility"]
 
     def change(self, state: ConnectorState) -> ConnectorState:
         by = self.actor_email or self.actor_subject

@@ -36,6 +36,7 @@ SCALAR_FIELDS: dict[str, str] = {
     "vaultPath": "vault_path",
     "source": "source",
     "sourceType": "source_type",
+    "compatibility": "compatibility",
 }
 """Document fields recorded as ``FieldChanged``: wire name -> state attribute."""
 
@@ -45,7 +46,7 @@ UNSET: dict[str, Any] = {
     "applicationId": None,
     "rotationDays": None, "eventTypes": [], "webhookEndpointId": None, "vaultPath": None,
     "source": "edm", "sourceType": "api", "scope": "user", "enabled": True,
-    "sharedUsers": [], "tags": {}, "config": {},
+    "sharedUsers": [], "tags": {}, "config": {}, "compatibility": "BACKWARD",
 }
 """What a field a PUT leaves out becomes."""
 
@@ -79,6 +80,8 @@ class ConnectorState(RevisionState):
     oauth_refresh_until: datetime | None = None
     """While a refresh runs: until when no other process starts one."""
     enabled: bool = True
+    compatibility: str = "BACKWARD"
+    """The compatibility mode of its schemas that set none of their own."""
     sync_status: str = "idle"
     last_sync_at: datetime | None = None
     consecutive_errors: int = 0

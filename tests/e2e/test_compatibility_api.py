@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.fixtures import API, headers, placed, seed_create
+from registry.service import Registry
+from tests.fixtures import API, connector_body, headers, placed, seed_create
 
 Client = TestClient[Any]
 H = headers()
@@ -89,3 +90,137 @@ def test_bad_documents_are_problems_and_readers_may_not_dry_run(client: Client) 
     assert moved.status_code == 422 and moved.json()["errors"][0]["pointer"] == "/key"
     reader = client.post(url, json=placed(seed_create()), headers=headers(roles=("reader",)))
     assert reader.status_code == 403
+
+
+CONNECTORS = "/internal/v1/connectors"
+
+
+def schema_under(client: Client, connector_id: str, **extra: Any) -> str:
+    body = seed_create() | {"connectorId": connector_id, **extra}
+    response = client.post(f"{API}/schemas", json=body, headers=H)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_a_breaking_put_is_409_and_writes_nothing(client: Client) -> None:
+    schema_id = create(client)
+    url = f"{API}/schemas/{schema_id}"
+    before = client.get(url, headers=H)
+    assert before.json()["compatibility"] is None
+    assert before.json()["effectiveCompatibility"] == "BACKWARD"
+    history = client.get(f"{url}/history", headers=H).json()
+    breaking = with_field(4, type="integer")
+    breaking["fields"].append({"name": "tier", "type": "string", "required": True})
+    refused = client.put(url, json=breaking, headers=H)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["type"].endswith("incompatible") and problem["mode"] == "BACKWARD"
+    assert [(v["pointer"], v["rule"]) for v in problem["violations"]] == [
+        ("/fields/5", "BACKWARD"), ("/fields/4/type", "BACKWARD"),
+    ]
+    after = client.get(url, headers=H)
+    assert after.json() == before.json() and after.headers["etag"] == before.headers["etag"]
+    assert client.get(f"{url}/history", headers=H).json() == history
+
+
+def test_the_same_put_succeeds_when_the_schema_is_in_none(client: Client) -> None:
+    schema_id = create(client)
+    url = f"{API}/schemas/{schema_id}"
+    breaking = with_field(4, type="integer")
+    assert client.put(url, json=breaking | {"compatibility": "NONE"}, headers=H).json()[
+        "version"] == 2
+    document = client.get(url, headers=H).json()
+    assert document["compatibility"] == "NONE" and document["effectiveCompatibility"] == "NONE"
+    assert document["fields"][4]["type"] == "integer"
+    assert client.get(f"{url}/history", headers=H).json()["history"][0]["changes"] == [
+        "Changed field active: type boolean -> integer",
+        "Changed compatibility: inherited -> NONE",
+    ]
+    # Absent keeps the mode, null inherits again (and is checked under the inherited mode).
+    back = with_field(4, type="boolean")
+    assert client.put(url, json=back, headers=H).status_code == 200
+    assert client.get(url, headers=H).json()["compatibility"] == "NONE"
+    assert client.put(url, json=with_field(4, type="integer") | {"compatibility": None},
+                      headers=H).status_code == 409
+    assert client.put(url, json=back | {"compatibility": None}, headers=H).status_code == 200
+    texts = client.get(f"{url}/history", headers=H).json()["history"][0]["changes"]
+    assert texts == ["Changed compatibility: NONE -> inherited"]
+
+
+def test_a_schema_inherits_its_connectors_mode(client: Client) -> None:
+    created = client.post(CONNECTORS, json=connector_body("Strict", compatibility="FULL"),
+                          headers=H)
+    assert created.status_code == 201, created.text
+    connector_id = created.json()["id"]
+    assert created.json()["compatibility"] == "FULL"
+    schema_id = schema_under(client, connector_id)
+    url = f"{API}/schemas/{schema_id}"
+    assert client.get(url, headers=H).json()["effectiveCompatibility"] == "FULL"
+    linked = seed_create() | {"connectorId": connector_id, "relationships": [
+        {"name": "manager", "target": "account", "cardinality": "one"}]}
+    dry = client.post(f"{url}/compatibility", json=linked, headers=H).json()
+    refused = client.put(url, json=linked, headers=H)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["mode"] == "FULL"
+    assert [(v["pointer"], v["rule"]) for v in refused.json()["violations"]] == [
+        ("/relationships/0", "FORWARD")]
+    assert dry["violations"] == refused.json()["violations"]
+    patched = client.patch(f"{CONNECTORS}/{connector_id}", json={"compatibility": "BACKWARD"},
+                           headers=H)
+    assert patched.status_code == 200, patched.text
+    assert client.get(url, headers=H).json()["effectiveCompatibility"] == "BACKWARD"
+    listed = client.get(f"{API}/schemas", params={"connectorId": connector_id}, headers=H)
+    assert [s["effectiveCompatibility"] for s in listed.json()["schemas"]] == ["BACKWARD"]
+    assert client.put(url, json=linked, headers=H).status_code == 200
+    history = client.get(f"{CONNECTORS}/{connector_id}/history", headers=H).json()["history"]
+    assert "Changed compatibility: FULL -> BACKWARD" in history[0]["changes"]
+
+
+def test_a_mode_given_on_create_is_in_the_first_revision(client: Client) -> None:
+    body = placed(seed_create()) | {"compatibility": "FORWARD"}
+    created = client.post(f"{API}/schemas", json=body, headers=H)
+    assert created.status_code == 201, created.text
+    url = f"{API}/schemas/{created.json()['id']}"
+    assert created.json()["version"] == 1
+    assert client.get(url, headers=H).json()["compatibility"] == "FORWARD"
+    assert client.get(f"{url}/versions/1", headers=H).json()["compatibility"] == "FORWARD"
+    assert client.get(f"{url}/history", headers=H).json()["history"][0]["changes"] == [
+        "Initial creation"]
+    again = client.post(f"{API}/schemas", json=body, headers=H)
+    assert again.status_code == 200 and again.json()["status"] == "unchanged"
+    plain = client.post(f"{API}/schemas", json=placed(seed_create()), headers=H)
+    assert plain.status_code == 200 and plain.json()["status"] == "unchanged"
+    other = client.post(f"{API}/schemas", json=body | {"compatibility": "FULL"}, headers=H)
+    assert other.status_code == 409, other.text
+    assert other.json()["type"].endswith("schema-exists")
+
+
+def test_a_bad_mode_is_422_at_compatibility(client: Client) -> None:
+    bad = client.post(f"{API}/schemas", json=placed(seed_create()) | {"compatibility": "SIDE"},
+                      headers=H)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/compatibility"
+    schema_id = create(client)
+    url = f"{API}/schemas/{schema_id}"
+    put = client.put(url, json=placed(seed_create()) | {"compatibility": 3}, headers=H)
+    assert put.status_code == 422 and put.json()["errors"][0]["pointer"] == "/compatibility"
+    connector = client.post(CONNECTORS, json=connector_body("Odd", compatibility=None),
+                            headers=H)
+    assert connector.status_code == 422
+    assert connector.json()["errors"][0]["pointer"] == "/compatibility"
+
+
+def test_a_rebuild_gives_the_same_documents(client: Client, registry: Registry) -> None:
+    schema_id = create(client)
+    url = f"{API}/schemas/{schema_id}"
+    assert client.put(url, json=with_field(4, type="integer") | {"compatibility": "NONE"},
+                      headers=H).status_code == 200
+    connector_id = placed(seed_create())["connectorId"]
+    assert client.patch(f"{CONNECTORS}/{connector_id}", json={"compatibility": "FULL"},
+                        headers=H).status_code == 200
+    paths = [url, f"{url}/history", f"{url}/versions/1", f"{url}/versions/2",
+             f"{API}/schemas", f"{CONNECTORS}/{connector_id}",
+             f"{CONNECTORS}/{connector_id}/history"]
+    live = [client.get(path, headers=H).json() for path in paths]
+    registry.rebuild()
+    assert [client.get(path, headers=H).json() for path in paths] == live

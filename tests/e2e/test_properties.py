@@ -377,8 +377,10 @@ class Run:
         """The answer to the last command sent."""
         self.caller, self.by = self.headers, ""
         """Who sends the current step: credentials, and the name versions show for them."""
-        self.connectors = {label: Credentials.connector_id(tenant, label) for label in CONNECTORS}
-        """The tenant's real connector for each label of the pool."""
+        self.connectors = {label: Credentials.connector_id(tenant, label, compatibility="NONE")
+                           for label in CONNECTORS}
+        """The tenant's real connector for each label of the pool, in mode ``NONE``: the model
+        replaces contents freely (compatibility has tests of its own)."""
         self.past: list[tuple[str, Tracked, int, list[tuple[str, dict[str, str], int, Any]]]] = []
         """What plain reads answered at each moment, asked again ``asOf`` it at the end."""
         self.pool: list[Tracked] = []

@@ -139,7 +139,8 @@ def test_read_models_resume_after_a_restart(backend: Backend, registry: Registry
     reopened = Registry(backend.settings())
     try:
         reopened.app.update_schema(
-            AS_ADMIN, state.id, devices() | {"connectorId": cid(), "key": "account"}, None)
+            AS_ADMIN, state.id,
+            devices() | {"connectorId": cid(), "key": "account", "compatibility": "NONE"}, None)
         history = reopened.queries.history("acme", state.id)
         assert [e.version for e in history] == [2, 1]
     finally:

@@ -308,3 +308,21 @@ def test_a_connection_test_is_one_revision_with_its_outcome(ok: bool, status: in
         ok, status, 42)
     assert state.last_test_message == (None if ok else "what it said")
     assert change_texts([event]) == [text]
+
+
+def test_the_compatibility_mode_defaults_to_backward_and_changes_are_recorded() -> None:
+    connector = created()
+    assert connector.state.compatibility == "BACKWARD"
+    assert connector.state.editable()["compatibility"] == "BACKWARD"
+    assert connector.patch(BOB, {"compatibility": "FULL"}) is True
+    assert texts(connector) == ["Changed compatibility: BACKWARD -> FULL"]
+    assert connector.state.compatibility == "FULL"
+    assert connector.patch(BOB, {"compatibility": "FULL"}) is False
+    strict = Connector.create(ALICE, uuid.uuid4(), seed_s3() | {"compatibility": "NONE"})
+    assert strict.state.compatibility == "NONE"
+
+
+def test_a_version_3_creation_has_the_default_mode() -> None:
+    state: dict[str, Any] = {"fields": {"name": "Old"}}
+    ev.Created.upcast_v3_v4(state)
+    assert state == {"fields": {"name": "Old", "compatibility": "BACKWARD"}}

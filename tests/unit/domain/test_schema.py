@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from domain.common import Actor
+from domain.compatibility import Mode
 from domain.errors import (
     SchemaAlreadyExistsError,
     SchemaDeletedError,
@@ -14,8 +15,8 @@ from domain.errors import (
     SchemaNotDeletedError,
 )
 from domain.ids import schema_uuid
-from domain.model import parse_content
-from domain.schema import Schema, SchemaRedacted
+from domain.model import COMPATIBILITY_MODES, fingerprint, parse_content
+from domain.schema import KEEP, Schema, SchemaRedacted
 from tests.fixtures import devices, seed_create
 
 ALICE = Actor("alice-sub", "acme", "alice@example.com", app_id="app-1")
@@ -155,3 +156,45 @@ def test_an_erase_records_when_the_erased_versions_began() -> None:
     old: dict[str, Any] = {"erased_versions": 1}
     Schema.Erased.upcast_v1_v2(old)  # erases stored before the field existed
     assert old == {"erased_versions": 1, "erased_since": None}
+
+
+def test_a_mode_given_on_create_is_a_second_event_of_the_first_revision() -> None:
+    content = parse_content(seed_create())
+    schema = Schema.create(ALICE, "connector-uuid", "account", content, "FULL")
+    events = schema.collect_events()
+    assert [type(e).__name__ for e in events] == ["Created", "CompatibilityChanged"]
+    assert {e.revision for e in events} == {1}
+    assert schema.state.compatibility == "FULL" and schema.state.revision == 1
+    assert schema.holds(content) and schema.holds(content, "FULL")
+    assert not schema.holds(content, None) and not schema.holds(content, "NONE")
+    plain = Schema.create(ALICE, "connector-uuid", "other", content)
+    assert names(plain) == ["Created"] and plain.state.compatibility is None
+
+
+def test_replace_keeps_sets_and_clears_the_mode() -> None:
+    schema = created()
+    content = parse_content(seed_create())
+    assert schema.replace(BOB, content) is False
+    assert schema.replace(BOB, content, None) is False
+    assert schema.mode_after(KEEP) is None and schema.mode_after("NONE") == "NONE"
+    assert schema.replace(BOB, content, "NONE") is True
+    (event,) = schema.collect_events()
+    assert isinstance(event, Schema.CompatibilityChanged)
+    assert (event.mode, event.revision) == ("NONE", 2)
+    assert schema.replace(BOB, content) is False
+    assert schema.state.compatibility == "NONE"
+    renamed = parse_content(seed_create() | {"name": "Renamed"})
+    assert schema.replace(BOB, renamed, None) is True
+    assert names(schema) == ["Renamed", "CompatibilityChanged"]
+    assert schema.state.compatibility is None and schema.state.revision == 3
+
+
+def test_the_mode_is_not_part_of_the_content_or_its_fingerprint() -> None:
+    plain = parse_content(seed_create())
+    assert parse_content(seed_create() | {"compatibility": "FULL"}) == plain
+    assert fingerprint(parse_content(seed_create() | {"compatibility": "NONE"})) == fingerprint(
+        plain)
+
+
+def test_the_model_lists_every_mode() -> None:
+    assert tuple(Mode) == COMPATIBILITY_MODES

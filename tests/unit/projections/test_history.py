@@ -84,3 +84,13 @@ def test_several_changes_come_in_a_stable_order() -> None:
         "Changed field userId: description null -> id",
         "Removed relationship: member",
     ]
+
+
+def test_a_changed_mode_has_its_text_after_the_content_texts() -> None:
+    assert describe_changes(doc(), doc(compatibility="NONE")) == [
+        "Changed compatibility: inherited -> NONE"]
+    assert describe_changes(doc(compatibility="BACKWARD"), doc(compatibility="FULL")) == [
+        "Changed compatibility: BACKWARD -> FULL"]
+    assert describe_changes(doc(compatibility="FULL"), doc(name="U", compatibility=None)) == [
+        "Renamed schema: Accounts -> U", "Changed compatibility: FULL -> inherited"]
+    assert describe_changes(doc(), doc(compatibility=None)) == []
