@@ -24,14 +24,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from domain.compatibility import Mode, check
 from domain.model import FIELD_ATTRIBUTES, Field, Relationship, SchemaContent
 
 Op = Literal["added", "removed", "changed", "renamed"]
 Target = Literal["field", "relationship", "schema"]
 RELATIONSHIP_ATTRIBUTES = ("target", "cardinality")
 SCHEMA_ATTRIBUTES = {"name": "name", "entityType": "entity_type"}
-WIDENINGS = {("integer", "number"), ("integer[]", "number[]")}
-"""Type changes that old records survive (an integer is a number): they break FORWARD only."""
 
 
 @dataclass(frozen=True)
@@ -57,35 +56,14 @@ class Change:
     breaking: Breaking = Breaking()
 
 
-def breaking(change: Change, field: Field | None = None) -> Breaking:
-    """The local compatibility rules of a change (until the shared rules take over):
-
-    adding a required field breaks BACKWARD; removing a required field breaks FORWARD; a
-    required flag turned on breaks BACKWARD and off breaks FORWARD; a type change breaks both,
-    except a widening (integer -> number) which breaks FORWARD only; anything touching the
-    primary key (a primary field added, removed or renamed, or its primary flag changed)
-    breaks both; a rename counts as removing the old name and adding the new one; an entity
-    type change breaks both; a relationship removed breaks BACKWARD, one changed breaks both.
-    ``field`` is the field a rename moves.
-    """
-    if change.target == "schema":
-        both = change.attribute == "entityType"
-        return Breaking(both, both)
-    if change.target == "relationship":
-        return Breaking(change.op in ("removed", "changed"), change.op == "changed")
-    if change.op in ("added", "removed", "renamed"):
-        moved = field or Field.from_dict(change.new if change.op == "added" else change.old)
-        if moved.primary:
-            return Breaking(True, True)
-        return Breaking(change.op != "removed" and moved.required,
-                        change.op != "added" and moved.required)
-    if change.attribute == "primary":
-        return Breaking(True, True)
-    if change.attribute == "required":
-        return Breaking(bool(change.new), not change.new)
-    if change.attribute == "type":
-        return Breaking((change.old, change.new) not in WIDENINGS, True)
-    return Breaking()
+def breaking(change: Change, before: SchemaContent) -> Breaking:
+    """The directions ``change`` breaks when it is made alone to ``before``: the rules of
+    :mod:`domain.compatibility` (the ones a PUT is checked against) asked of that one step,
+    once as ``BACKWARD`` and once as ``FORWARD``."""
+    after = apply(before, [change])
+    history = [(1, before)]
+    return Breaking(bool(check(after, history, Mode.BACKWARD)),
+                    bool(check(after, history, Mode.FORWARD)))
 
 
 def diff(old: SchemaContent, new: SchemaContent) -> list[Change]:
@@ -97,8 +75,7 @@ def diff(old: SchemaContent, new: SchemaContent) -> list[Change]:
     ]
     changes += _field_changes(old.fields, new.fields)
     changes += _relationship_changes(old.relationships, new.relationships)
-    return [c if c.op == "renamed" else dataclasses.replace(c, breaking=breaking(c))
-            for c in changes]
+    return [dataclasses.replace(c, breaking=breaking(c, old)) for c in changes]
 
 
 def _attributes(field: Field) -> tuple[Any, ...]:
@@ -116,8 +93,8 @@ def _field_changes(old: tuple[Field, ...], new: tuple[Field, ...]) -> list[Chang
         if twin is not None:
             gone.remove(vanished)
             came.remove(twin)
-            rename = Change("renamed", "field", twin.name, old=vanished.name, new=twin.name)
-            changes.append(dataclasses.replace(rename, breaking=breaking(rename, twin)))
+            changes.append(
+                Change("renamed", "field", twin.name, old=vanished.name, new=twin.name))
     changes += [Change("removed", "field", f.name, old=f.to_dict()) for f in gone]
     old_by_name = {f.name: f for f in old}
     for field in new:

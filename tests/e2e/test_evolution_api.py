@@ -123,7 +123,7 @@ def test_diff_between_versions(client: Client) -> None:
              "breaking": {"BACKWARD": True, "FORWARD": False}},
             {"op": "added", "target": "relationship", "name": "owner",
              "new": {"name": "owner", "target": "group", "cardinality": "one"},
-             "breaking": {"BACKWARD": False, "FORWARD": False}},
+             "breaking": {"BACKWARD": False, "FORWARD": True}},
         ],
         "texts": ["Removed field: email", "Added field: age", "Added field: mail",
                   "Added relationship: owner"],  # in the order of the stored version 5

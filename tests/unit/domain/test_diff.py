@@ -84,11 +84,16 @@ def test_relationships() -> None:
     linked = content(relationships=[rel])
     added = one(content(), linked)
     assert (added.op, added.new, added.breaking) == ("added", rel | {"cardinality": "one"},
-                                                      Breaking())
+                                                      Breaking(forward=True))
     removed = one(linked, content())
     assert (removed.op, removed.breaking) == ("removed", Breaking(backward=True))
     changed = one(linked, content(relationships=[rel | {"cardinality": "many"}]))
     assert (changed.attribute, changed.old, changed.new) == ("cardinality", "one", "many")
+    assert changed.breaking == Breaking(forward=True)
+    narrowed = one(content(relationships=[rel | {"cardinality": "many"}]), linked)
+    assert narrowed.breaking == Breaking(backward=True)
+    retargeted = one(linked, content(relationships=[rel | {"target": "device"}]))
+    assert retargeted.breaking == Breaking(backward=True, forward=True)
 
 
 # Property: diff(a, b) applied to a gives b, and a long diff equals the composed steps ----------
