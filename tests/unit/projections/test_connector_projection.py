@@ -228,7 +228,7 @@ def test_every_state_attribute_survives_a_row() -> None:
         connections=({"id": "con_1", "name": "prod", "credentials": {
             "action": [{"id": "action-0", "authSchemeConfig": "k", "credential": "crd_x"}],
             "trigger": []}, "variables": [], "createdAt": "t", "updatedAt": "t"},),
-        source="s", source_type="system",
+        source="s", source_type="system", compatibility="FULL",
         schema_version=2,
     )
     defaults = ConnectorState(id=state.id)
@@ -321,7 +321,7 @@ def test_a_rebuild_gives_the_live_tables(tmp_path: Path) -> None:
 def test_the_registry_builds_the_tables_and_filters_tags_on_each_backend(
     registry: Registry,
 ) -> None:
-    assert "connectors:3" in registry.projector.layout
+    assert "connectors:4" in registry.projector.layout
     tagged = Connector.create(ALICE, uuid.uuid4(), seed_s3(tags={"team": "data", "area:eu": "x"}))
     plain = Connector.create(ALICE, uuid.uuid4(), seed_s3(name="Plain", enabled=False))
     project(registry.db, tagged, plain)
