@@ -102,7 +102,7 @@ class SchemaReads:
         if none_match(if_none_match, head.version):
             return 304, b"", [tag, *_CACHE_HEADERS]
         assert uuid is not None
-        body = self.bodies.get(uuid, head.version, head.connector_mode)
+        body = self.bodies.get(uuid, head.version)
         if body is None:
             return None
         return 200, body, [tag, *_CACHE_HEADERS, _JSON,

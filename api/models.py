@@ -13,7 +13,6 @@ from uuid import UUID
 import msgspec
 
 from domain.common import iso_timestamp
-from domain.compatibility import effective_mode
 from domain.connectors.auth_schemes import with_messages
 from domain.connectors.connections import KINDS
 from domain.connectors.definition import ConnectorType, Mode
@@ -73,8 +72,6 @@ class SchemaOut(Base):
     """SHA-256 of the content's canonical form (see docs/api.md)."""
     compatibility: str | None
     """The schema's own compatibility mode; ``None`` inherits its connector's."""
-    effective_compatibility: str
-    """The mode a replacement is checked against."""
 
 
 class SchemaList(Base):
@@ -115,6 +112,9 @@ class CompatibilityReport(Base):
     """A dry run's answer: whether the candidate may replace the schema, and what it changes."""
 
     compatible: bool
+    mode: str
+    """The mode the candidate was checked against: ``?mode=``, else the one a PUT of it
+    would be checked against."""
     violations: list[CompatibilityViolation]
     changes: list[str]
 
@@ -474,9 +474,9 @@ def credential_out(state: CredentialState,
     )
 
 
-def schema_out(state: SchemaState, connector_mode: str | None = None) -> SchemaOut:
-    """A schema (current or past) as clients see it; ``connector_mode`` is its connector's
-    compatibility mode, which the schema inherits while it sets none."""
+def schema_out(state: SchemaState) -> SchemaOut:
+    """A schema (current or past) as clients see it: a function of its events alone, so
+    that its version stands for it (ETags, immutable past versions)."""
     content = state.content
     assert content is not None and state.connector_id is not None and state.key is not None
     return SchemaOut(
@@ -500,7 +500,6 @@ def schema_out(state: SchemaState, connector_mode: str | None = None) -> SchemaO
         deleted_by=state.deleted_by,
         fingerprint=fingerprint(content),
         compatibility=state.compatibility,
-        effective_compatibility=effective_mode(state.compatibility, connector_mode).value,
     )
 
 

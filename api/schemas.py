@@ -75,7 +75,6 @@ from domain.errors import (
     SchemaVersionNotFoundError,
 )
 from domain.ids import encode_schema_id
-from domain.schema import SchemaState
 from projections.schemas import SchemaHead
 from projections.timeline import PageFilter
 
@@ -91,23 +90,22 @@ class EncodedSchemas:
 
     Every read first looks up the schema's current version and status in the read model (one
     indexed query on committed state), so a body is only ever served for the version that is
-    current right now, in any process. A body is kept with the connector mode it shows in
-    ``effectiveCompatibility``: another mode, like a newer version, replaces it. A read that
+    current right now, in any process. A newer version replaces the body it kept; a read that
     finds the schema deleted or erased drops it.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._bodies: OrderedDict[UUID, tuple[int, str | None, bytes]] = OrderedDict()
+        self._bodies: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
 
-    def get(self, uuid: UUID, version: int, connector_mode: str | None) -> bytes | None:
-        """The body of that version under that connector mode, if it is the one kept."""
+    def get(self, uuid: UUID, version: int) -> bytes | None:
+        """The body of that version, if it is the one kept."""
         kept = self._bodies.get(uuid)
-        return kept[2] if kept is not None and kept[:2] == (version, connector_mode) else None
+        return kept[1] if kept is not None and kept[0] == version else None
 
-    def put(self, uuid: UUID, version: int, connector_mode: str | None, body: bytes) -> None:
+    def put(self, uuid: UUID, version: int, body: bytes) -> None:
         """Keep a body; the least recently stored schema goes when full."""
-        self._bodies[uuid] = (version, connector_mode, body)
+        self._bodies[uuid] = (version, body)
         self._bodies.move_to_end(uuid)
         if len(self._bodies) > self.size:
             self._bodies.popitem(last=False)
@@ -144,16 +142,7 @@ async def schema_page(
         after=decode_cursor(cursor), limit=limit + 1, fingerprint=fingerprint,
     )
     page, next_cursor = split_page(states, limit, lambda s: pack_cursor("schemas", s.schema_id))
-    return await schema_list(caller, page, next_cursor)
-
-
-async def schema_list(caller: Caller, page: list[SchemaState], next_cursor: str | None
-                      ) -> SchemaList:
-    """A page of schema documents, each showing its connector's mode of now."""
-    modes = await read(caller.registry, caller.registry.queries.connector_modes, caller.tenant,
-                       {s.connector_id for s in page if s.connector_id})
-    schemas = [schema_out(s, modes.get(s.connector_id or "")) for s in page]
-    return SchemaList(schemas=schemas, next_cursor=next_cursor)
+    return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
 
 
 class SchemaController(Controller):
@@ -190,7 +179,7 @@ class SchemaController(Controller):
                             at, where, decode_cursor(cursor), limit + 1)
         page, next_cursor = split_page(
             states, limit, lambda s: pack_cursor("schemas", s.schema_id))
-        return await schema_list(caller, page, next_cursor)
+        return SchemaList(schemas=[schema_out(s) for s in page], next_cursor=next_cursor)
 
     @get("/{id:str}", responses=problems(401, 403, 404, 410, 422) | schema_responses(
         not_modified=True), summary="Get a schema",
@@ -212,18 +201,17 @@ class SchemaController(Controller):
         head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
         if head is not None and head.status != "active":
             self.bodies.drop(uuid)
-        visible = _visible(uuid, head, include_deleted)
-        version, mode = visible.version, visible.connector_mode
+        version = _visible(uuid, head, include_deleted).version
         headers = {"ETag": etag(version), "Cache-Control": CURRENT}
         if none_match(if_none_match, version):
             return Response(b"", status_code=304, headers=headers)
-        body = self.bodies.get(uuid, version, mode)
+        body = self.bodies.get(uuid, version)
         if body is None:
             state = await read(caller.registry, caller.registry.queries.get, caller.tenant, uuid)
             if state is None or not state.exists:
                 raise SchemaNotFoundError(NOT_FOUND)
-            body = msgspec.json.encode(schema_out(state, mode))
-            self.bodies.put(uuid, state.revision, mode, body)
+            body = msgspec.json.encode(schema_out(state))
+            self.bodies.put(uuid, state.revision, body)
             headers["ETag"] = etag(state.revision)
         return Response(body, media_type=JSON, headers=headers)
 
@@ -257,7 +245,7 @@ class SchemaController(Controller):
             erased_through=head.erased_through, missing=SchemaVersionNotFoundError,
             erased=SchemaErasedError)
         headers = {"ETag": etag(int(version)), "Cache-Control": IMMUTABLE}
-        return Response(schema_out(state, head.connector_mode), headers=headers)
+        return Response(schema_out(state), headers=headers)
 
     @get("/{id:str}/diff", responses=problems(401, 403, 404, 410, 422),
          summary="What changed between two versions of a schema", opt=allow(READERS))
@@ -330,6 +318,7 @@ class SchemaController(Controller):
         )
         return CompatibilityReport(
             compatible=report.compatible,
+            mode=report.mode.value,
             violations=[CompatibilityViolation(**v.to_dict()) for v in report.violations],
             changes=report.changes,
         )
@@ -367,13 +356,10 @@ async def _document_at(caller: Caller, uuid: UUID, at: str, include_deleted: boo
                        if_none_match: str | None) -> Response[bytes]:
     """``GET …/schemas/{id}?asOf=``: the document current then, under the plain read's rules."""
     state = await state_at(caller, uuid, at)
-    head = await read(caller.registry, caller.registry.queries.head, caller.tenant, uuid)
-    mode = None if head is None else head.connector_mode
     status = "deleted" if state.deleted else "active"
     _visible(uuid, SchemaHead(state.revision, status, 0), include_deleted)
     headers = {"ETag": etag(state.revision), "Cache-Control": CURRENT}
     if none_match(if_none_match, state.revision):
         return Response(b"", status_code=304, headers=headers)
-    return Response(msgspec.json.encode(schema_out(state, mode)), media_type=JSON,
-                    headers=headers)
+    return Response(msgspec.json.encode(schema_out(state)), media_type=JSON, headers=headers)
 

@@ -208,11 +208,6 @@ _READ_ONLY = {
     "deletedAt": {"type": ["string", "null"], "format": "date-time", "readOnly": True},
     "deletedBy": {"type": ["string", "null"], "readOnly": True},
     "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{64}$", "readOnly": True},
-    "effectiveCompatibility": {
-        "enum": list(COMPATIBILITY_MODES), "readOnly": True,
-        "description": "The mode a replacement is checked against: compatibility, else the"
-        " connector's, else BACKWARD.",
-    },
 }
 
 

@@ -11,8 +11,6 @@ a schema looks on the wire.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +25,7 @@ from projections.revisions import (
     Revision,
     RevisionTable,
     read_current,
+    read_head,
     read_tenant,
     status_of,
 )
@@ -34,12 +33,8 @@ from projections.revisions import (
 TABLES = ("registry_schema_versions", "registry_schemas", timeline.TABLE)
 
 
-@dataclass(frozen=True)
-class SchemaHead(Head):
-    """Version and status of a schema (the shared head of a read model), and the
-    compatibility mode its connector sets now (``None`` when the connector is gone)."""
-
-    connector_mode: str | None = None
+SchemaHead = Head
+"""Version and status of a schema (the shared head of a read model)."""
 
 VERSIONS = RevisionTable("registry_schema_versions", "document")
 
@@ -200,28 +195,8 @@ class SchemaQueries:
         self.db = db
 
     def head(self, tenant: str, uuid: UUID) -> SchemaHead | None:
-        """Version and status of a schema and its connector's mode: one indexed lookup (and
-        one of the connector), no document."""
-        row = self.db.one(
-            "SELECT s.version, s.status, s.erased_through, c.compatibility AS connector_mode"
-            " FROM registry_schemas s LEFT JOIN registry_connectors c"
-            " ON c.tenant = s.tenant AND c.connector_id = s.connector_id"
-            " WHERE s.uuid = %s AND s.tenant = %s",
-            (str(uuid), tenant),
-        )
-        return None if row is None else SchemaHead(**row)
-
-    def connector_modes(self, tenant: str, connector_ids: Collection[str]) -> dict[str, str]:
-        """The compatibility mode each of these connectors sets now (gone ones left out)."""
-        if not connector_ids:
-            return {}
-        ids = sorted(connector_ids)
-        marks = ",".join(["%s"] * len(ids))
-        with self.db.read() as cur:
-            rows = cur.all(
-                "SELECT connector_id, compatibility FROM registry_connectors"
-                f" WHERE tenant = %s AND connector_id IN ({marks})", [tenant, *ids])
-        return {r["connector_id"]: r["compatibility"] for r in rows if r["compatibility"]}
+        """Version and status of a schema: one indexed lookup, no document."""
+        return read_head(self.db, "registry_schemas", tenant, uuid)
 
     def get(self, tenant: str, uuid: UUID) -> SchemaState | None:
         """The current state of a schema, or ``None``."""

@@ -313,7 +313,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         chosen = mode or self._mode_after(schema, connector, document)
         violations = self._violations(state, content, chosen)
         changes = describe_changes(_history_document(current), _history_document(content))
-        return CompatibilityReport(not violations, violations, changes)
+        return CompatibilityReport(not violations, chosen, violations, changes)
 
     @staticmethod
     def _mode_after(schema: Schema, connector: Connector, document: Any) -> Mode:
@@ -590,6 +590,7 @@ class CompatibilityReport:
     """The answer of a dry run: compatible or not, why, and what the candidate changes."""
 
     compatible: bool
+    mode: Mode
     violations: list[Incompatibility]
     changes: list[str]
 
