@@ -7,6 +7,7 @@ re-declares each command to add read-your-writes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -64,7 +65,7 @@ from projections.history import describe_changes
 from projections.oauth import OAuthGrantProjection, OAuthGrantQueries
 from projections.runner import Projector
 from projections.schemas import TABLES as SCHEMA_TABLES
-from projections.schemas import SchemaProjection, SchemaQueries
+from projections.schemas import SchemaProjection, SchemaQueries, history_view
 from projections.sync import SyncJobProjection, SyncJobQueries
 from projections.tokens import TokenProjection
 from projections.webhooks import WebhookProjection, WebhookQueries
@@ -286,7 +287,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         content = _replacement(state, document)
         connector = self._connector_of(access, schema)
         requested = _requested_compatibility(document)
-        mode = self._mode_after(schema, connector, document)
+        mode = _mode_after(schema, connector, requested)
         violations = self._violations(state, content, mode)
         if violations:
             raise IncompatibleSchemaError(mode.value, [v.to_dict() for v in violations])
@@ -301,26 +302,19 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
         """Whether ``document`` could replace the schema under ``mode``; records nothing.
 
         Without ``mode`` the mode a PUT of the document is checked against applies (see
-        :meth:`_mode_after`).
+        :func:`_mode_after`).
         """
         schema = self._get(uuid, access.actor.tenant)
         state = schema.visible_state()
         content = _replacement(state, document)
         connector = self._connector_of(access, schema)
-        current = state.content
-        if current is None:
-            raise SchemaNotFoundError(NOT_FOUND)
-        chosen = mode or self._mode_after(schema, connector, document)
+        requested = _requested_compatibility(document)
+        chosen = mode or _mode_after(schema, connector, requested)
         violations = self._violations(state, content, chosen)
-        changes = describe_changes(_history_document(current), _history_document(content))
+        after = dataclasses.replace(state, content=content,
+                                    compatibility=schema.mode_after(requested))
+        changes = describe_changes(history_view(state), history_view(after) or {})
         return CompatibilityReport(not violations, chosen, violations, changes)
-
-    @staticmethod
-    def _mode_after(schema: Schema, connector: Connector, document: Any) -> Mode:
-        """The effective mode once a PUT of ``document`` is done: the mode it sets, else the
-        schema's own, else the connector's (which defaults to ``BACKWARD``)."""
-        own = schema.mode_after(_requested_compatibility(document))
-        return effective_mode(own, connector.state.compatibility)
 
     def _violations(
         self, state: SchemaState, content: SchemaContent, mode: Mode
@@ -571,6 +565,12 @@ def _check_token_fields(name: str, app_id: str | None) -> None:
         raise SchemaValidationError(violations)
 
 
+def _mode_after(schema: Schema, connector: Connector, requested: Requested) -> Mode:
+    """The effective mode once a PUT asking for ``requested`` is done: the mode it sets, else
+    the schema's own, else the connector's (which defaults to ``BACKWARD``)."""
+    return effective_mode(schema.mode_after(requested), connector.state.compatibility)
+
+
 def _requested_compatibility(document: Any) -> Requested:
     """The compatibility a schema document asks for: its value (a mode or ``None``), or
     :data:`KEEP` when the key is absent. The document is validated already."""
@@ -593,11 +593,6 @@ class CompatibilityReport:
     mode: Mode
     violations: list[Incompatibility]
     changes: list[str]
-
-
-def _history_document(content: SchemaContent) -> dict[str, Any]:
-    """A content as the document the history texts compare."""
-    return {**content.to_document(), "deleted": False}
 
 
 def _replacement(state: SchemaState, document: Any) -> SchemaContent:

@@ -233,3 +233,15 @@ def test_a_rebuild_gives_the_same_documents(client: Client, registry: Registry) 
     live = [client.get(path, headers=H).json() for path in paths]
     registry.rebuild()
     assert [client.get(path, headers=H).json() for path in paths] == live
+
+
+def test_a_dry_run_lists_the_mode_change_the_put_would_record(client: Client) -> None:
+    schema_id = create(client)
+    url = f"{API}/schemas/{schema_id}"
+    body = with_field(4, type="integer") | {"compatibility": "NONE"}
+    dry = client.post(f"{url}/compatibility", json=body, headers=H).json()
+    assert dry["compatible"] is True and dry["mode"] == "NONE"
+    assert client.put(url, json=body, headers=H).status_code == 200
+    recorded = client.get(f"{url}/history", headers=H).json()["history"][0]["changes"]
+    assert dry["changes"] == recorded == [
+        "Changed field active: type boolean -> integer", "Changed compatibility: inherited -> NONE"]
