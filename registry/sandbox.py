@@ -426,13 +426,13 @@ class _Run:
     def _decode_records(self, line: bytes) -> list[tuple[str, dict[str, Any]]]:
         try:
             return _DECODE_RECORDS(line)
-        except (ValueError, msgspec.DecodeError):
+        except (ValueError, RecursionError, msgspec.DecodeError):
             raise ScriptFailedError("the script broke the message protocol") from None
 
     def _decode(self, line: bytes) -> dict[str, Any]:
         try:
             message = _DECODE(line)
-        except (ValueError, msgspec.DecodeError):
+        except (ValueError, RecursionError, msgspec.DecodeError):
             raise ScriptFailedError("the script broke the message protocol") from None
         if not isinstance(message, dict):
             raise ScriptFailedError("the script broke the message protocol")

@@ -207,6 +207,23 @@ def test_bad_scripts_say_what_is_wrong(sandbox: Sandbox) -> None:
     assert "runner.py" not in failed.value.script_traceback
 
 
+@pytest.mark.parametrize("line", [
+    "'not json'", "'[1, 2]'", "'{}'",
+    "'{\"type\": \"log\", \"message\": ' + '[' * 5000 + ']' * 5000 + '}'",
+    "'[[\"x\", {\"a\": ' + '[' * 5000 + ']' * 5000 + '}]]'",
+], ids=["text", "not-records", "no-type", "deep-message", "deep-record"])
+def test_a_script_writing_on_the_protocol_stream_breaks_only_its_run(
+        sandbox: Sandbox, line: str) -> None:
+    # The script can write anything on the pipe the runner speaks on; the host refuses it.
+    script = ("import os\n"
+              "def collect(ctx):\n"
+              f"    os.write(1, ({line}).encode() + b'\\n')\n"
+              "    yield ('x', {'n': 1})\n")
+    reason = failure(sandbox, script)
+    assert reason in ("the script broke the message protocol",
+                      "the script sent an unknown message: None"), reason
+
+
 def test_closing_the_run_early_kills_it(sandbox: Sandbox) -> None:
     script = ("def collect(ctx):\n"
               "    n = 0\n"
