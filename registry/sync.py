@@ -18,6 +18,8 @@ import uuid as uuid_module
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -28,7 +30,7 @@ from ulid import ULID
 
 from domain.common import Actor
 from domain.errors import ConcurrentWriteError, RegistryError
-from domain.records import VALID, RecordRules
+from domain.records import RecordRules
 from domain.scripts.versions import ScriptVersionNotFoundError, decode_version_id
 from domain.sync.errors import (
     SyncJobFinishedError,
@@ -321,28 +323,39 @@ class SyncWorker:
     def _take(self, job: SyncJob, items: Sequence[tuple[str, dict[str, Any]]],
               targets: Mapping[str, _Target], tally: _Tally) -> None:
         """Count a run of yielded records; the valid ones join their schema's batch, and a
-        full batch is stored."""
-        before = job.state.progress.collected + tally.collected
+        full batch is stored. Records of one entity type in a row are checked together."""
+        number = job.state.progress.collected + tally.collected + 1
         tally.collected += len(items)
-        for number, (entity, record) in enumerate(items, before + 1):
-            target = targets.get(entity)
-            if target is None:
-                tally.invalid += 1
-                tally.errors.append(f"{entity}: no live schema of the connector has this "
-                                    "entity type")
-                continue
-            check = target.rules.check(record)
-            if check is not VALID:
+        for entity, group in groupby(items, key=itemgetter(0)):
+            records = [record for _, record in group]
+            self._take_records(job, entity, records, number, targets.get(entity), tally)
+            number += len(records)
+
+    def _take_records(self, job: SyncJob, entity: str, records: list[dict[str, Any]],
+                      first: int, target: _Target | None, tally: _Tally) -> None:
+        if target is None:
+            tally.invalid += len(records)
+            tally.errors.extend([f"{entity}: no live schema of the connector has this "
+                                 "entity type"] * len(records))
+            return
+        checks = target.rules.check_all(records)
+        if checks is not None:
+            valid = []
+            for number, (record, check) in enumerate(zip(records, checks, strict=True),
+                                                     first):
                 for name in check.drift:
                     tally.drift[name] = tally.drift.get(name, 0) + 1
-                if not check.valid:
+                if check.valid:
+                    valid.append(record)
+                else:
                     tally.invalid += 1
                     tally.errors.append(f"{entity} record {number}: {'; '.join(check.errors)}")
-                    continue
-            tally.parsed += 1
-            target.batch.append((primary_key(record, target.rules.primary), record))
-            if len(target.batch) >= BATCH_RECORDS:
-                self._store(job, target, tally)
+            records = valid
+        tally.parsed += len(records)
+        primary = target.rules.primary
+        target.batch.extend([(primary_key(record, primary), record) for record in records])
+        if len(target.batch) >= BATCH_RECORDS:
+            self._store(job, target, tally)
 
     def _store(self, job: SyncJob, target: _Target, tally: _Tally) -> None:
         """Write one schema's batch (one transaction)."""

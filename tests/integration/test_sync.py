@@ -126,6 +126,33 @@ def test_a_sync_stores_valid_records_reports_drift_and_a_second_sync_updates(
     assert tomorrow is not None and tomorrow.metrics["last24h"] == 0
 
 
+def test_records_of_several_entity_types_in_a_run_keep_their_numbers_and_order(
+    registry: Registry,
+) -> None:
+    # One run of records: account, unknown type, account, invalid account, account with
+    # drift, account. Checked a type at a time, numbered and reported in the order yielded.
+    connector = registry.app.create_connector(OWNER, connector_body("Mixed", config={
+        "baseUrl": "https://api.example.com", "allowedHosts": ["api.example.com"]}))
+    stream = [("account", user(1)), ("group", {"id": "g1"}), ("account", user(2)),
+              ("account", user(3, active="yes")), ("account", user(4, department="ops")),
+              ("group", {"id": "g2"}), ("account", user(1, username="again"))]
+    registry.app.save_script_version(OWNER, connector.id, {"name": "v1", "script": (
+        f"def collect(ctx):\n    yield from {stream!r}\n")})
+    schema = registry.app.create_schema(OWNER, seed_create() | {
+        "connectorId": connector.connector_id})
+    registry.app.request_sync(OWNER, connector.id)
+    done = SyncWorker(registry.app, "worker-m").run_once()
+    assert done is not None and done.status == "succeeded", done
+    assert done.progress == Progress(collected=7, parsed=4, indexed=4, invalid=3)
+    assert done.errors == ("group: no live schema of the connector has this entity type",
+                           "account record 4: /active: has the wrong type",
+                           "group: no live schema of the connector has this entity type")
+    assert done.drift == {"department": 1}
+    store = RecordStore(registry.db)
+    assert store.count(schema.id) == 3  # u1 twice: the later write wins
+    assert store.get(schema.id, primary_key(user(1), ["userId"]))["username"] == "again"
+
+
 def test_a_failing_script_fails_the_job_and_frees_the_connector(
     registry: Registry, server: str,
 ) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from domain.model import Field
 from domain.records import RecordRules, record_schema
 
@@ -56,3 +61,42 @@ def test_each_format_alone_is_refused() -> None:
     assert typed.check({"id": "6f1c3e52-2d4b-5c8e-9a07-3b1e8d4f2a60",
                         "at": "2024-01-01 00:00"}).errors == (
         "/at: is not in the field's format",)
+
+
+EVERY_TYPE = RecordRules((
+    Field("id", "string", primary=True), Field("n", "integer", required=True),
+    Field("x", "number"), Field("ok", "boolean"), Field("day", "date"),
+    Field("at", "datetime"), Field("ref", "uuid"), Field("mail", "email"),
+    Field("home", "url"), Field("blob", "json"), Field("ns", "integer[]"),
+))
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False), st.just(1.0), st.text(max_size=8),
+    st.sampled_from(["2024-02-29", "2024-02-30", "2024-01-01T00:00:00Z", "2024-01-01 00:00",
+                     "6f1c3e52-2d4b-5c8e-9a07-3b1e8d4f2a60", "a@b", "https://x.example",
+                     "not a url", "{6f1c3e52-2d4b-5c8e-9a07-3b1e8d4f2a60}"]),
+    st.lists(st.one_of(st.integers(), st.text(max_size=3), st.just(2.0)), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_NAMES = ["id", "n", "x", "ok", "day", "at", "ref", "mail", "home", "blob", "ns", "department"]
+# Mostly valid records with a few fields of any value: each decision hinges on one field.
+_RECORDS = st.builds(
+    lambda base, changed: {**base, **changed},
+    st.fixed_dictionaries({"id": st.text(max_size=4), "n": st.integers()}),
+    st.dictionaries(st.sampled_from(_NAMES), _VALUES, max_size=3))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_RECORDS, min_size=1, max_size=5))
+def test_the_checks_decide_as_the_reference_validator_does(records: list[dict[str, Any]]
+                                                            ) -> None:
+    # The compiled check decides; the reference validator (jsonschema) words the errors.
+    # They must agree on every record, one at a time and a run at a time.
+    expected = [not any(EVERY_TYPE.validator.iter_errors(r)) for r in records]
+    checks = [EVERY_TYPE.check(record) for record in records]
+    assert [check.valid for check in checks] == expected
+    run = EVERY_TYPE.check_all(records)
+    if run is None:
+        assert all(expected) and not any(check.drift for check in checks)
+    else:
+        assert run == checks
