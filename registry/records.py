@@ -32,6 +32,9 @@ from registry.persistence import KEYS_TABLE, RECORDS_TABLE
 SCAN_CHUNK = 500
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
 _DECODE = msgspec.json.Decoder().decode
+UPSERT = (f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
+          " VALUES (%s,%s,%s,%s) ON CONFLICT (schema_uuid, key_hash) DO UPDATE SET"
+          " job_uuid = excluded.job_uuid, sealed = excluded.sealed")
 
 
 class SchemaKeyGoneError(Exception):
@@ -81,19 +84,11 @@ class RecordStore:
             key = self._key(cur, schema, lock=True)
             if key is None:
                 raise SchemaKeyGoneError(str(schema))
-            sealer = _Sealer(schema, key)
+            sealed = _Sealer(schema, key).seal(rows)
             schema_text, job_text = str(schema), str(job)
-            values = [(schema_text, key_hash, job_text, sealed)
-                      for key_hash, sealed in sealer.seal_all(rows)]
-            # In key order, neighbouring rows share index pages. A stable sort: of two rows
-            # of one key, the later still comes later, and wins.
-            values.sort(key=itemgetter(1))
-            statement = (
-                f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
-                " VALUES (%s,%s,%s,%s) ON CONFLICT (schema_uuid, key_hash) DO UPDATE SET"
-                " job_uuid = excluded.job_uuid, sealed = excluded.sealed")
-            cur.executemany(statement, values)
-        return len(values)
+            cur.executemany(UPSERT, [(schema_text, key_hash, job_text, value)
+                                     for key_hash, value in sealed])
+        return len(sealed)
 
     def forget_unseen(self, schema: UUID, job: UUID) -> int:
         """After a full sync: delete the records that sync did not see (gone at the source)."""
@@ -195,16 +190,21 @@ class _Sealer:
         self.aead = AESGCM(key)
         self.hash = KeyedHash(key)
 
-    def seal_all(self, rows: Sequence[tuple[str, Mapping[str, Any]]]
-                 ) -> Iterator[tuple[str, bytes]]:
-        """``(key hash, sealed record)`` of each ``(primary key text, record)``: the hash is
-        :meth:`hash`'s, each nonce 12 random bytes (one read of the OS's random a batch)."""
+    def seal(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, bytes]]:
+        """``(key hash, sealed record)`` of ``(primary key text, record)`` pairs, in key-hash
+        order (in key order neighbouring rows share index pages; the sort is stable, so of
+        two records of one key the later still comes later, and wins). The hash is
+        :meth:`hash`'s; each nonce 12 random bytes, one read of the OS's random a batch."""
         nonces = os.urandom(12 * len(rows))
         encrypt, keyed, schema = self.aead.encrypt, self.hash, self.schema
+        sealed = []
         for start, (text, record) in zip(range(0, len(nonces), 12), rows, strict=True):
             key_hash = keyed(text)
             nonce = nonces[start:start + 12]
-            yield key_hash, nonce + encrypt(nonce, _ENCODE(record), schema + key_hash.encode())
+            sealed.append((key_hash, nonce + encrypt(nonce, _ENCODE(record),
+                                                     schema + key_hash.encode())))
+        sealed.sort(key=itemgetter(0))
+        return sealed
 
     def open(self, key_hash: str, sealed: bytes) -> dict[str, Any]:
         sealed = bytes(sealed)
