@@ -8,11 +8,11 @@ N raw INSERTs of the same rows' JSON with the same driver, in batches of the wor
 one transaction per batch, into a plain table (emptied first). records/s ÷ rows/s is the
 ratio the bench reports (the target is 0.30), for the first sync (every record new: the
 primary-key hashes land all over an empty table's index) and for rounds of re-syncs
-(every record already stored, so upserts update), which alternate with the raw inserts. The raw batches
-commit the ordinary way (flushed), while a sync's record batches do not wait for the disk
-(decision 34), so for information each round also times the raw inserts committed like
-record batches and reports that ratio too. It also reports the sandbox's start-up cost: a
-sync whose script yields nothing.
+(every record already stored, so upserts update), which alternate with the raw inserts.
+The raw batches commit the ordinary way (flushed), while a sync's record batches do not
+wait for the disk (decision 34), so for information each round also times the raw inserts
+committed like record batches and reports that ratio too. It also reports the sandbox's
+start-up cost: a sync whose script yields nothing.
 
     .venv/bin/python bench/indexing.py                       # 100,000 records, 3 rounds
     .venv/bin/python bench/indexing.py --records 20000 --backend sqlite
