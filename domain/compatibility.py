@@ -16,49 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from domain.model import Field, Relationship, SchemaContent
-
-
-class Mode(StrEnum):
-    """A compatibility mode, in the vocabulary of Confluent, Apicurio and Glue."""
-
-    NONE = "NONE"
-    BACKWARD = "BACKWARD"
-    FORWARD = "FORWARD"
-    FULL = "FULL"
-    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
-    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
-    FULL_TRANSITIVE = "FULL_TRANSITIVE"
-
-    @property
-    def directions(self) -> tuple[Direction, ...]:
-        """The directions this mode checks, backward first."""
-        base = self.value.removesuffix("_TRANSITIVE")
-        if base == "FULL":
-            return (Direction.BACKWARD, Direction.FORWARD)
-        if base == "NONE":
-            return ()
-        return (Direction(base),)
-
-    @property
-    def transitive(self) -> bool:
-        """Whether every live past version is checked, not only the current one."""
-        return self.value.endswith("_TRANSITIVE")
-
+from domain.modes import Direction as Direction  # re-exported: the rules speak of them
+from domain.modes import Mode as Mode
 
 DEFAULT_MODE = Mode.BACKWARD
 """The mode of a schema whose own and connector's modes are unset (or whose connector is gone)."""
-
-
-class Direction(StrEnum):
-    """Who reads whose records: the ``rule`` of a violation."""
-
-    BACKWARD = "BACKWARD"
-    """The candidate reads records written under a past version."""
-    FORWARD = "FORWARD"
-    """A past version reads records written under the candidate."""
 
 
 WIDENINGS = frozenset({("integer", "number"), ("integer[]", "number[]")})

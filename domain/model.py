@@ -18,6 +18,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
 from domain.errors import SchemaValidationError, Violation
+from domain.modes import Mode
 
 SCALAR_TYPES = (
     "string",
@@ -34,11 +35,8 @@ SCALAR_TYPES = (
 FIELD_TYPES: tuple[str, ...] = SCALAR_TYPES + tuple(f"{t}[]" for t in SCALAR_TYPES)
 """The closed set of field types: ten scalars and an array (``<type>[]``) of each."""
 
-COMPATIBILITY_MODES = (
-    "NONE", "BACKWARD", "FORWARD", "FULL", "BACKWARD_TRANSITIVE", "FORWARD_TRANSITIVE",
-    "FULL_TRANSITIVE",
-)
-"""The compatibility modes a schema or connector may set (``domain.compatibility.Mode``)."""
+COMPATIBILITY_MODES = tuple(mode.value for mode in Mode)
+"""The compatibility modes a schema or connector may set, by name."""
 
 FIELD_ATTRIBUTES = ("type", "primary", "required", "description")
 CARDINALITIES = ("one", "many")
