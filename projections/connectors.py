@@ -101,7 +101,7 @@ class ConnectorProjection:
             " uuid TEXT PRIMARY KEY, tenant TEXT NOT NULL, connector_id TEXT NOT NULL,"
             " type TEXT, provider TEXT, name TEXT, scope TEXT, owner_id TEXT, enabled INTEGER,"
             " status TEXT NOT NULL, version INTEGER NOT NULL, erased_through INTEGER NOT NULL,"
-            " tags TEXT, state TEXT, oauth_expires_at TEXT, compatibility TEXT)"
+            " tags TEXT, state TEXT, oauth_expires_at TEXT)"
         )
         cur.execute(
             "CREATE INDEX IF NOT EXISTS registry_connectors_by_oauth_expiry"
@@ -136,22 +136,19 @@ class ConnectorProjection:
         cur.execute(
             "INSERT INTO registry_connectors (uuid, tenant, connector_id, type, provider, name,"
             " scope, owner_id, enabled, status, version, erased_through, tags, state,"
-            " oauth_expires_at, compatibility)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " oauth_expires_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (uuid) DO UPDATE SET tenant = excluded.tenant, type = excluded.type,"
             " provider = excluded.provider, name = excluded.name, scope = excluded.scope,"
             " owner_id = excluded.owner_id, enabled = excluded.enabled,"
             " status = excluded.status, version = excluded.version,"
             " erased_through = excluded.erased_through, tags = excluded.tags,"
-            " state = excluded.state, oauth_expires_at = excluded.oauth_expires_at,"
-            " compatibility = excluded.compatibility",
+            " state = excluded.state, oauth_expires_at = excluded.oauth_expires_at",
             (
                 str(state.id), state.tenant, state.connector_id, state.type, state.provider,
                 state.name, state.scope if content else None, state.owner_id,
                 int(state.enabled) if content else None, status_of(state), state.revision,
                 state.erased_through, json.dumps(dict(state.tags)) if content else None,
                 dump_state(state) if content else None, _oauth_expiry(state),
-                state.compatibility if content else None,
             ),
         )
 
