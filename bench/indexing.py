@@ -3,15 +3,15 @@
 On each backend (a SQLite file; a throwaway PostgreSQL server), one universal connector with
 one schema runs a collector script that yields N records (no HTTP: the script makes them).
 A sync goes through the real path — sandbox, pipe, validation against the schema, sealing,
-batched upserts, progress events — timed from the job's claim to its end; the baseline is
-N raw INSERTs of the same rows' JSON with the same driver, in batches of the worker's size,
+the writer thread's upserts, progress events — timed from the job's claim to its end; the
+baseline is N raw INSERTs of the same rows' JSON with the same driver, in batches of 500,
 one transaction per batch, into a plain table (emptied first). records/s ÷ rows/s is the
 ratio the bench reports (the target is 0.30), for the first sync (every record new: the
 primary-key hashes land all over an empty table's index) and for rounds of re-syncs
 (every record already stored, so upserts update), which alternate with the raw inserts.
-The raw batches commit the ordinary way (flushed), while a sync's record batches do not
+The raw batches commit the ordinary way (flushed), while a sync's record writes do not
 wait for the disk (decision 34), so for information each round also times the raw inserts
-committed like record batches and reports that ratio too. It also reports the sandbox's
+committed like record writes and reports that ratio too. It also reports the sandbox's
 start-up cost: a sync whose script yields nothing.
 
     .venv/bin/python bench/indexing.py                       # 100,000 records, 3 rounds
@@ -38,8 +38,10 @@ from registry.connectors import Access
 from registry.persistence import RECORDS_TABLE, records_table_statement
 from registry.service import Registry
 from registry.settings import JwtSettings, Settings
-from registry.sync import BATCH_RECORDS, SyncWorker
+from registry.sync import SyncWorker
 
+RAW_BATCH = 500
+"""Rows per transaction of the raw inserts."""
 SCRATCH = "bench_raw_records"
 STORED_SCRATCH = "bench_raw_sealed"
 ACCESS = Access(Actor("bench", "bench"), roles=("admin",))
@@ -117,7 +119,7 @@ class Bench:
         return elapsed
 
     def raw(self, *, bulk: bool = False, stored: bool = False) -> float:
-        """Seconds of N inserts of the same rows, batched like the worker's upserts: ordinary
+        """Seconds of N inserts of the same rows, 500 a transaction: ordinary
         (flushed) commits, or with ``bulk`` the records' own (``Database.bulk_transaction``).
         With ``stored``, the rows are the ones the sync stored (:meth:`keep_stored_rows`),
         into a table like the records table."""
@@ -133,9 +135,9 @@ class Bench:
             cur.execute(f"DELETE FROM {table}")
         db = self.registry.db
         started = time.perf_counter()
-        for start in range(0, len(rows), BATCH_RECORDS):
+        for start in range(0, len(rows), RAW_BATCH):
             with db.bulk_transaction() if bulk else db.transaction(write=True) as cur:
-                cur.executemany(insert, rows[start:start + BATCH_RECORDS])
+                cur.executemany(insert, rows[start:start + RAW_BATCH])
         return time.perf_counter() - started
 
     def close(self) -> None:

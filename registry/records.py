@@ -7,18 +7,23 @@ its primary key is stored only as an HMAC under that key. Erasing the schema des
 and deletes the rows in the erase's own transaction (``registry.persistence``), so nothing
 readable of a record remains, live or dead.
 
-A write checks the schema's key in its transaction (PostgreSQL: ``FOR SHARE``, so it orders
-itself against an erase) and writes nothing when the key is gone: a sync racing an erase
-cannot leave records behind.
+A write checks, in its transaction, that the schema's key is still the one the rows were
+sealed with (PostgreSQL: ``FOR SHARE``, so it orders itself against an erase) and writes
+nothing when it is gone: a sync racing an erase cannot leave records behind. A sync's writes
+run in a thread of their own (:class:`RecordWriter`), each one statement over many rows in
+key order, so the run seals the next records while the database stores the last.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import accumulate
+from types import TracebackType
 from typing import Any
 from uuid import UUID
 
@@ -32,9 +37,21 @@ from registry.persistence import KEYS_TABLE, RECORDS_TABLE
 SCAN_CHUNK = 500
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
 _DECODE = msgspec.json.Decoder().decode
-UPSERT = (f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
-          " VALUES (%s,%s,%s,%s) ON CONFLICT (schema_uuid, key_hash) DO UPDATE SET"
-          " job_uuid = excluded.job_uuid, sealed = excluded.sealed")
+_INSERT = f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
+_ON_CONFLICT = (" ON CONFLICT (schema_uuid, key_hash) DO UPDATE SET"
+                " job_uuid = excluded.job_uuid, sealed = excluded.sealed")
+STORE = {
+    # One statement per write: the rows as a JSON array of [key hash, offset, length] into
+    # one blob of the sealed values, in key order (each index page is written once), and of
+    # two rows of one key the later (its array index) is upserted last, so it wins.
+    "sqlite": (f"{_INSERT} SELECT %s, value->>0, %s, substr(%s, value->>1, value->>2)"
+               f" FROM json_each(%s) WHERE true ORDER BY value->>0, key{_ON_CONFLICT}"),
+    # PostgreSQL may not update one row twice in a statement: the last row of a key only.
+    "postgres": (f"{_INSERT} SELECT DISTINCT ON (k) %s::text, k, %s::text, s"
+                 " FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS t(k, s, n)"
+                 f" ORDER BY k, n DESC{_ON_CONFLICT}"),
+}
+"""The statement of :meth:`RecordStore.store`, by dialect."""
 
 
 class SchemaKeyGoneError(Exception):
@@ -71,24 +88,46 @@ class RecordStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def sealer(self, schema: UUID) -> Sealer | None:
+        """What seals the schema's records (its current data key); ``None`` once erased."""
+        with self.db.read() as cur:
+            key = self._key(cur, schema)
+        return None if key is None else Sealer(schema, key)
+
+    def store(self, sealer: Sealer, job: UUID, sealed: Sequence[tuple[str, bytes]]) -> int:
+        """Write ``(key hash, sealed record)`` pairs (:meth:`Sealer.seal`'s) seen by ``job``;
+        the last write of a key wins. One transaction and one statement, whose commit does
+        not wait for the disk (``Database.bulk_transaction``: a crash can lose the last
+        writes, never tear one, and the sync's next progress event, an ordinary commit,
+        makes them durable with it). Raises :class:`SchemaKeyGoneError`, writing nothing,
+        when the schema's key is no longer the sealer's (it was erased)."""
+        if not sealed:
+            return 0
+        schema_text, job_text = str(sealer.schema_id), str(job)
+        with self.db.bulk_transaction() as cur:
+            if self._key(cur, sealer.schema_id, lock=True) != sealer.key:
+                raise SchemaKeyGoneError(schema_text)
+            if cur.dialect == "sqlite":
+                lengths = [len(value) for _, value in sealed]
+                places = msgspec.json.encode([
+                    (key_hash, offset, length) for (key_hash, _), offset, length
+                    in zip(sealed, accumulate(lengths, initial=1), lengths, strict=False)])
+                params: tuple[Any, ...] = (schema_text, job_text,
+                                           b"".join(value for _, value in sealed), places)
+            else:
+                params = (schema_text, job_text, [key_hash for key_hash, _ in sealed],
+                          [value for _, value in sealed])
+            cur.execute(STORE[cur.dialect], params)
+        return len(sealed)
+
     def upsert(self, schema: UUID, job: UUID, rows: Sequence[tuple[str, Mapping[str, Any]]]
                ) -> int:
-        """Store ``(primary key text, record)`` pairs; the last write of a key wins. One
-        transaction; raises :class:`SchemaKeyGoneError` (writing nothing) after an erase."""
-        if not rows:
-            return 0
-        # The records' commit does not wait for the disk (``Database.bulk_transaction``): a
-        # crash can lose the last batches, never tear one, and the sync's next progress event
-        # (an ordinary commit) makes them durable with it.
-        with self.db.bulk_transaction() as cur:
-            key = self._key(cur, schema, lock=True)
-            if key is None:
-                raise SchemaKeyGoneError(str(schema))
-            sealed = _Sealer(schema, key).seal(rows)
-            schema_text, job_text = str(schema), str(job)
-            cur.executemany(UPSERT, [(schema_text, key_hash, job_text, value)
-                                     for key_hash, value in sealed])
-        return len(sealed)
+        """Seal and store ``(primary key text, record)`` pairs (:meth:`store`); raises
+        :class:`SchemaKeyGoneError` after an erase."""
+        sealer = self.sealer(schema)
+        if sealer is None:
+            raise SchemaKeyGoneError(str(schema))
+        return self.store(sealer, job, sealer.seal(rows))
 
     def forget_unseen(self, schema: UUID, job: UUID) -> int:
         """After a full sync: delete the records that sync did not see (gone at the source)."""
@@ -103,7 +142,7 @@ class RecordStore:
             key = self._key(cur, schema)
             if key is None:
                 return None
-            sealer = _Sealer(schema, key)
+            sealer = Sealer(schema, key)
             row = cur.one(f"SELECT key_hash, sealed FROM {RECORDS_TABLE}"
                           " WHERE schema_uuid = %s AND key_hash = %s",
                           (str(schema), sealer.hash(key_text)))
@@ -121,7 +160,7 @@ class RecordStore:
             key = self._key(cur, schema)
             if key is None:
                 return Page([], None)
-            sealer = _Sealer(schema, key)
+            sealer = Sealer(schema, key)
             for opened, (key_hash, record) in enumerate(self._scan(cur, sealer, schema, last)):
                 if scan is not None and opened == scan:
                     return Page(found, last)
@@ -140,7 +179,7 @@ class RecordStore:
                           (str(schema),))
         return int(row["n"]) if row else 0
 
-    def _scan(self, cur: Cursor, sealer: _Sealer, schema: UUID, after: str
+    def _scan(self, cur: Cursor, sealer: Sealer, schema: UUID, after: str
               ) -> Iterator[tuple[str, dict[str, Any]]]:
         while True:
             rows = cur.all(f"SELECT key_hash, sealed FROM {RECORDS_TABLE}"
@@ -182,19 +221,20 @@ class KeyedHash:
 _SHA256_BLOCK = 64
 
 
-class _Sealer:
+class Sealer:
     """Seals and opens one schema's records with its data key."""
 
     def __init__(self, schema: UUID, key: bytes) -> None:
+        self.schema_id = schema
+        self.key = key
         self.schema = str(schema).encode()
         self.aead = AESGCM(key)
         self.hash = KeyedHash(key)
 
     def seal(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, bytes]]:
-        """``(key hash, sealed record)`` of ``(primary key text, record)`` pairs, in key-hash
-        order (in key order neighbouring rows share index pages; the sort is stable, so of
-        two records of one key the later still comes later, and wins). The hash is
-        :meth:`hash`'s; each nonce 12 random bytes, one read of the OS's random a batch."""
+        """``(key hash, sealed record)`` of ``(primary key text, record)`` pairs, in their
+        order. The hash is :meth:`hash`'s; each nonce 12 random bytes, one read of the OS's
+        random a call."""
         nonces = os.urandom(12 * len(rows))
         encrypt, keyed, schema = self.aead.encrypt, self.hash, self.schema
         sealed = []
@@ -203,7 +243,6 @@ class _Sealer:
             nonce = nonces[start:start + 12]
             sealed.append((key_hash, nonce + encrypt(nonce, _ENCODE(record),
                                                      schema + key_hash.encode())))
-        sealed.sort(key=itemgetter(0))
         return sealed
 
     def open(self, key_hash: str, sealed: bytes) -> dict[str, Any]:
@@ -211,3 +250,50 @@ class _Sealer:
         plain = self.aead.decrypt(sealed[:12], sealed[12:], self.schema + key_hash.encode())
         record: dict[str, Any] = _DECODE(plain)
         return record
+
+
+class RecordWriter:
+    """Stores a run's sealed records in a thread of its own while the run goes on: each
+    :meth:`submit` is one :meth:`RecordStore.store`, done in the order submitted, with at
+    most ``ahead`` waiting (the run waits for the oldest beyond that). The writing thread
+    holds no lock of Python's while SQLite or PostgreSQL works on a statement, so the run
+    seals the next records meanwhile."""
+
+    def __init__(self, store: RecordStore, job: UUID, *, ahead: int = 2) -> None:
+        self.store = store
+        self.job = job
+        self.ahead = ahead
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
+        self._pending: deque[tuple[UUID, Future[int]]] = deque()
+
+    def submit(self, sealer: Sealer, sealed: list[tuple[str, bytes]]) -> None:
+        if len(self._pending) > self.ahead:
+            self._pending[0][1].exception()  # waits; :meth:`collect` reports the outcome
+        self._pending.append((sealer.schema_id, self._thread.submit(
+            self.store.store, sealer, self.job, sealed)))
+
+    def idle(self) -> bool:
+        """No write is waiting or under way."""
+        return all(write.done() for _, write in self._pending)
+
+    def collect(self, *, wait: bool = False) -> tuple[int, list[UUID]]:
+        """The rows stored by the writes that finished (with ``wait``: all of them) since
+        the last call, and the schemas whose key was gone (erased) at a write. Any other
+        failure of a write is raised here."""
+        stored, gone = 0, []
+        while self._pending and (wait or self._pending[0][1].done()):
+            schema, write = self._pending.popleft()
+            try:
+                stored += write.result()
+            except SchemaKeyGoneError:
+                gone.append(schema)
+        return stored, gone
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        """Writes not yet started are dropped (the run failed or was stopped); one under way
+        ends first."""
+        self._thread.shutdown(wait=True, cancel_futures=True)

@@ -44,8 +44,8 @@ from projections.sync import SyncJobQueries
 from registry.connection.guard import TargetGuard
 from registry.connection.http import http_client
 from registry.health import DatabaseUnavailableError
-from registry.records import RecordStore, SchemaKeyGoneError, primary_key
-from registry.sandbox import Checkpoint, LogLine, Records, ScriptFailedError
+from registry.records import RecordStore, RecordWriter, Sealer, primary_key
+from registry.sandbox import Checkpoint, Idle, LogLine, Records, ScriptFailedError
 from registry.scripts import scripted
 from registry.settings import ConnectionSettings
 
@@ -61,7 +61,13 @@ T = TypeVar("T")
 log = logging.getLogger("registry")
 SYNC_ACTOR = "registry:sync"
 JOB_NOT_FOUND = "sync job not found"
-BATCH_RECORDS = 500
+STORE_BYTES = 2 * 1024 * 1024
+"""A schema's sealed records are handed to the writer once this much of them is waiting
+(about 20,000 small records: one statement and transaction, see
+:class:`registry.records.RecordWriter`), at every progress report, and whenever the writer
+is idle and at least :data:`STORE_MIN_BYTES` wait: the writes grow while the database is
+the slower side and stay small (soon readable) while it is not."""
+STORE_MIN_BYTES = 256 * 1024
 REPORT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
 """A running job reports at least this often, progress or not: its worker's heartbeat."""
@@ -213,11 +219,15 @@ class SyncCommands:
 
 @dataclass
 class _Target:
-    """One schema a run writes into: its id, its record rules, its primary fields."""
+    """One schema a run writes into: its id, its record rules, what seals its records
+    (``None`` once it was erased during the run), and its sealed records not yet handed to
+    the writer."""
 
     schema: UUID
     rules: RecordRules
-    batch: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    sealer: Sealer | None
+    staged: list[tuple[str, bytes]] = field(default_factory=list)
+    staged_bytes: int = 0
 
 
 @dataclass
@@ -297,42 +307,46 @@ class SyncWorker:
         self._http = http
         tally = _Tally()
         reported = time.monotonic()
-        try:
-            for message in self.app.sandbox.run(script, context, on_http=http):
-                if isinstance(message, Records):
-                    self._take(job, message.items, targets, tally)
-                elif isinstance(message, LogLine):
-                    tally.log.append(f"{message.level}: {message.message}")
-                elif isinstance(message, Checkpoint):
-                    tally.checkpoint = message.state
-                waited = time.monotonic() - reported
-                if waited >= REPORT_SECONDS and self._flush(
-                        job, targets, tally, force=waited >= HEARTBEAT_SECONDS):
-                    reported = time.monotonic()
-        except ScriptFailedError as failed:
-            self._flush(job, targets, tally)
-            return failed.reason
-        finally:
-            http.close()
-        self._flush(job, targets, tally, force=True)
+        with RecordWriter(self.records, job.id) as writer:
+            try:
+                for message in self.app.sandbox.run(script, context, on_http=http):
+                    if isinstance(message, Records):
+                        self._take(job, message.items, targets, tally, writer)
+                    elif isinstance(message, LogLine):
+                        tally.log.append(f"{message.level}: {message.message}")
+                    elif isinstance(message, Checkpoint):
+                        tally.checkpoint = message.state
+                    waited = time.monotonic() - reported
+                    # While the script waits (on a request, say), the writes catch up.
+                    if waited >= REPORT_SECONDS and self._flush(
+                            job, targets, tally, writer, force=waited >= HEARTBEAT_SECONDS,
+                            settle=isinstance(message, Idle)):
+                        reported = time.monotonic()
+            except ScriptFailedError as failed:
+                self._flush(job, targets, tally, writer, settle=True)
+                return failed.reason
+            finally:
+                http.close()
+            self._flush(job, targets, tally, writer, force=True, settle=True)
         if state.full:
             for target in targets.values():
                 self.records.forget_unseen(target.schema, job.id)
         return None
 
     def _take(self, job: SyncJob, items: Sequence[tuple[str, dict[str, Any]]],
-              targets: Mapping[str, _Target], tally: _Tally) -> None:
-        """Count a run of yielded records; the valid ones join their schema's batch, and a
-        full batch is stored. Records of one entity type in a row are checked together."""
+              targets: Mapping[str, _Target], tally: _Tally, writer: RecordWriter) -> None:
+        """Count a run of yielded records; the valid ones are sealed and staged for their
+        schema, and a full stage is handed to the writer. Records of one entity type in a
+        row are checked together."""
         number = job.state.progress.collected + tally.collected + 1
         tally.collected += len(items)
         for entity, group in groupby(items, key=itemgetter(0)):
             records = [record for _, record in group]
-            self._take_records(job, entity, records, number, targets.get(entity), tally)
+            self._take_records(entity, records, number, targets.get(entity), tally, writer)
             number += len(records)
 
-    def _take_records(self, job: SyncJob, entity: str, records: list[dict[str, Any]],
-                      first: int, target: _Target | None, tally: _Tally) -> None:
+    def _take_records(self, entity: str, records: list[dict[str, Any]], first: int,
+                      target: _Target | None, tally: _Tally, writer: RecordWriter) -> None:
         if target is None:
             tally.invalid += len(records)
             tally.errors.extend([f"{entity}: no live schema of the connector has this "
@@ -352,28 +366,38 @@ class SyncWorker:
                     tally.errors.append(f"{entity} record {number}: {'; '.join(check.errors)}")
             records = valid
         tally.parsed += len(records)
+        if target.sealer is None:
+            return  # erased during the run: counted, never stored (said once, at the write)
         primary = target.rules.primary
-        target.batch.extend([(primary_key(record, primary), record) for record in records])
-        if len(target.batch) >= BATCH_RECORDS:
-            self._store(job, target, tally)
+        sealed = target.sealer.seal([(primary_key(record, primary), record)
+                                     for record in records])
+        target.staged += sealed
+        target.staged_bytes += sum([len(value) for _, value in sealed])
+        if target.staged_bytes >= STORE_BYTES or (target.staged_bytes >= STORE_MIN_BYTES
+                                                  and writer.idle()):
+            self._stage_out(target, writer)
 
-    def _store(self, job: SyncJob, target: _Target, tally: _Tally) -> None:
-        """Write one schema's batch (one transaction)."""
-        try:
-            tally.indexed += self.records.upsert(target.schema, job.id, target.batch)
-        except SchemaKeyGoneError:
-            tally.errors.append("a schema was erased during the sync; its records were not "
-                                "stored")
-        target.batch = []
+    @staticmethod
+    def _stage_out(target: _Target, writer: RecordWriter) -> None:
+        if target.sealer is not None and target.staged:
+            writer.submit(target.sealer, target.staged)
+        target.staged, target.staged_bytes = [], 0
 
     def _flush(self, job: SyncJob, targets: Mapping[str, _Target], tally: _Tally,
-               *, force: bool = False) -> bool:
-        """Write every batch, then report the progress since the last report (an event,
-        also the worker's heartbeat); answers whether it reported (nothing to say and not
-        ``force``: no event)."""
+               writer: RecordWriter, *, force: bool = False, settle: bool = False) -> bool:
+        """Hand every stage to the writer and count what it stored so far (with
+        ``settle``: wait until it stored everything), then report the progress since the
+        last report (an event, also the worker's heartbeat); answers whether it reported
+        (nothing to say and not ``force``: no event)."""
         for target in targets.values():
-            if target.batch:
-                self._store(job, target, tally)
+            self._stage_out(target, writer)
+        stored, gone = writer.collect(wait=settle)
+        tally.indexed += stored
+        for target in targets.values():
+            if target.schema in gone and target.sealer is not None:
+                target.sealer = None
+                tally.errors.append("a schema was erased during the sync; its records were "
+                                    "not stored")
         if tally.empty() and not force:
             return False
         requests, request_ms = self._http.take() if self._http else (0, 0.0)
@@ -395,8 +419,11 @@ class SyncWorker:
             schema = self.app.schemas.get(tenant, schema_id)
             if schema is None or schema.content is None or schema.deleted:
                 continue
+            sealer = self.records.sealer(schema_id)
+            if sealer is None:  # erased since the read model saw it
+                continue
             targets[schema.content.entity_type] = _Target(
-                schema_id, RecordRules(schema.content.fields))
+                schema_id, RecordRules(schema.content.fields), sealer)
         return targets
 
     def _checkpoint(self, tenant: str, connector: UUID, job: UUID) -> Any:
@@ -413,11 +440,19 @@ class HostHttp:
 
     def __init__(self, allowed: frozenset[str], outbound: ConnectionSettings) -> None:
         self.allowed = allowed
-        guard = TargetGuard(allow_private=outbound.allow_private_targets)
-        ca_file = str(outbound.ca_file) if outbound.ca_file else None
-        self.client = http_client(guard, HTTP_TIMEOUT, ca_file)
+        self.outbound = outbound
+        self._client: httpx.Client | None = None
         self.requests = 0
         self.request_ms = 0.0
+
+    @property
+    def client(self) -> httpx.Client:
+        """Made at the first request (its TLS context costs a run that makes none)."""
+        if self._client is None:
+            guard = TargetGuard(allow_private=self.outbound.allow_private_targets)
+            ca_file = str(self.outbound.ca_file) if self.outbound.ca_file else None
+            self._client = http_client(guard, HTTP_TIMEOUT, ca_file)
+        return self._client
 
     def take(self) -> tuple[int, float]:
         """Requests made, and their milliseconds, since the last call."""
@@ -451,7 +486,8 @@ class HostHttp:
                 "headers": dict(response.headers), "body": body}
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 def host_allowed(host: str, allowed: frozenset[str]) -> bool:

@@ -150,9 +150,10 @@ def test_a_sync_over_http_shows_progress_then_updates_and_reports_drift(
     path = f"{CONNECTORS}/{cnn}/sync/{job['jobId']}"
 
     # The script waits at the last page while the gate is closed: the job is running and
-    # its progress so far can be read.
+    # its progress so far can be read (records are stored a little after they are checked,
+    # and at the latest while the script waits).
     running = poll(client, path, lambda b: b["status"] == "running"
-                   and b["progress"]["collected"] == 2, "progress while running")
+                   and b["progress"]["indexed"] == 2, "progress while running")
     assert running["progress"] == {"collected": 2, "parsed": 2, "indexed": 2, "invalid": 0}
     assert running["finishedAt"] is None and running["runningSince"]
     assert client.get(f"{CONNECTORS}/{cnn}", headers=OWNER).json()["syncStatus"] == "running"

@@ -3,14 +3,16 @@ upserted by primary key, paged and filtered, and gone for good with their schema
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from domain.connectors.state import ConnectorState
 from projections.db import BULK_PRAGMAS, Cursor
-from registry.records import RecordStore, SchemaKeyGoneError, primary_key
+from registry.records import RecordStore, RecordWriter, SchemaKeyGoneError, Sealer, primary_key
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import seed_create
@@ -112,6 +114,47 @@ def test_in_one_batch_the_last_write_of_a_key_wins(registry: Registry) -> None:
         found = store.get(schema.id, primary_key({"id": f"k{key}"}, ["id"]))
         assert found == {"id": f"k{key}", "n": 57 + key}
     assert store.count(schema.id) == 3
+
+
+def test_rows_sealed_with_another_key_are_never_written(registry: Registry) -> None:
+    # A sync seals with the key its schema had when the run began; should the schema be
+    # erased meanwhile (and one with its id created again), those rows are refused.
+    connector = registry.app.create_connector(OWNER, s3())
+    schema = registry.app.create_schema(OWNER, under(connector))
+    store = RecordStore(registry.db)
+    stale = Sealer(schema.id, os.urandom(32))
+    with pytest.raises(SchemaKeyGoneError):
+        store.store(stale, uuid.uuid4(), stale.seal(rows({"id": "x", "note": MARK})))
+    assert store.count(schema.id) == 0
+    current = store.sealer(schema.id)
+    assert current is not None
+    assert store.store(current, uuid.uuid4(), current.seal(rows({"id": "x"}))) == 1
+
+
+def test_the_writer_stores_in_order_and_says_what_it_could_not(registry: Registry) -> None:
+    connector = registry.app.create_connector(OWNER, s3())
+    schema = registry.app.create_schema(OWNER, under(connector))
+    erased = registry.app.create_schema(OWNER, under(connector, key="groups", name="Groups",
+                                                     entityType="group"))
+    store = RecordStore(registry.db)
+    sealer, doomed = store.sealer(schema.id), store.sealer(erased.id)
+    assert sealer is not None and doomed is not None
+    registry.app.erase_schema(OWNER, connector.connector_id, erased.id)
+    with RecordWriter(store, uuid.uuid4(), ahead=1) as writer:
+        for n in range(5):  # more than ``ahead``: submit waits for the oldest write
+            writer.submit(sealer, sealer.seal(rows(*[{"id": f"k{k}", "n": n}
+                                                     for k in range(40)])))
+        writer.submit(doomed, doomed.seal(rows({"id": "late", "note": MARK})))
+        stored, gone = writer.collect(wait=True)
+        assert (stored, gone) == (200, [erased.id])
+        assert writer.idle() and writer.collect() == (0, [])
+        writer.submit(sealer, [("not a key hash", None)])  # type: ignore[list-item]
+        with pytest.raises((TypeError, IntegrityError)):  # any other failure reaches the run
+            writer.collect(wait=True)
+    assert store.count(schema.id) == 40 and store.count(erased.id) == 0
+    for k in range(40):  # the writes ran in the order submitted: the last one won
+        assert store.get(schema.id, primary_key({"id": f"k{k}"}, ["id"])) == {
+            "id": f"k{k}", "n": 4}
 
 
 def test_a_bulk_transaction_leaves_the_connections_as_durable_as_it_found_them(

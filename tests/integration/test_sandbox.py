@@ -79,6 +79,33 @@ def test_records_travel_in_runs_that_keep_the_order_of_everything(sandbox: Sandb
     assert messages[-2:] == [LogLine("info", "between"), Records([("a", {"n": "last"})])]
 
 
+def test_a_record_is_taken_as_it_was_yielded(sandbox: Sandbox) -> None:
+    # One dict reused and changed after each yield, a value JSON has no type for (sent as
+    # its text, like everything else the runner sends), non-ASCII text, then a record that
+    # cannot be encoded at all: the run fails at it, saying why, after the ones before.
+    script = (
+        "import datetime\n"
+        "def collect(ctx):\n"
+        "    row = {}\n"
+        "    for n in range(3):\n"
+        "        row['n'] = n\n"
+        "        row['at'] = datetime.date(2024, 1, n + 1)\n"
+        "        row['name'] = 'Zoë'\n"
+        "        yield ('a', row)\n"
+        "    looped = {'id': 'loop'}\n"
+        "    looped['self'] = looped\n"
+        "    yield ('a', looped)\n"
+    )
+    taken: list[tuple[str, dict[str, Any]]] = []
+    with pytest.raises(ScriptFailedError) as failed:
+        for message in sandbox.run(script, {}):
+            if isinstance(message, Records):
+                taken += message.items
+    assert taken == [("a", {"n": n, "at": f"2024-01-0{n + 1}", "name": "Zoë"})
+                     for n in range(3)]
+    assert failed.value.reason == "ValueError: Circular reference detected"
+
+
 def test_http_goes_through_the_host_which_decides(sandbox: Sandbox) -> None:
     seen: list[Mapping[str, Any]] = []
 

@@ -4,7 +4,7 @@ real local HTTP server: queue, claim, validate, store, drift, second sync, cance
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +25,16 @@ from tests.integration.test_connectors import OWNER
 from tests.support.servers import local_server
 
 PAGES: dict[int, list[dict[str, Any]]] = {}
+BEFORE_PAGE: dict[int, Callable[[], None]] = {}
+"""What the server does before it answers a page (while the sync waits for it)."""
 LOCAL = ConnectionSettings(allow_private_targets=True)
 """The pages are served on loopback: allowed here, refused by default."""
 
 
 def pages(request: Request) -> Response:
     page = int(request.args.get("page", "1"))
+    if page in BEFORE_PAGE:
+        BEFORE_PAGE.pop(page)()
     body = json.dumps({"users": PAGES.get(page, []), "next": page + 1 in PAGES})
     return Response(body, content_type="application/json")
 
@@ -218,6 +222,27 @@ def test_erasing_the_connector_erases_its_jobs_and_records(
     assert ran is not None and ran.connector_id == kept.id
     dump = backend.dump()
     assert "ERASEDmarkQUAGGA" not in dump
+
+
+def test_a_schema_erased_during_a_sync_keeps_none_of_its_records(
+    registry: Registry, backend: Backend, server: str,
+) -> None:
+    PAGES.clear()
+    PAGES.update({1: [user(1, username="EARLYmarkOKAPI")],
+                  2: [user(2, username="LATEmarkOKAPI")]})
+    connector = universal(registry, server)
+    schema = registry.app.create_schema(OWNER, seed_create() | {
+        "connectorId": connector.connector_id})
+    BEFORE_PAGE[2] = lambda: registry.app.erase_schema(OWNER, connector.connector_id,
+                                                       schema.id)
+    registry.app.request_sync(OWNER, connector.id)
+    done = SyncWorker(registry.app, outbound=LOCAL).run_once()
+    assert done is not None and done.status == "succeeded", done
+    assert done.progress.collected == 2 and done.progress.indexed == 0
+    assert list(done.errors) == ["a schema was erased during the sync; its records were not "
+                                 "stored"]
+    assert RecordStore(registry.db).count(schema.id) == 0
+    assert "markOKAPI" not in backend.dump()
 
 
 def test_a_loopback_target_is_refused_unless_the_deployment_allows_it(
