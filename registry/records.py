@@ -267,8 +267,9 @@ class RecordWriter:
         self._pending: deque[tuple[UUID, Future[int]]] = deque()
 
     def submit(self, sealer: Sealer, sealed: list[tuple[str, bytes]]) -> None:
-        if len(self._pending) > self.ahead:
-            self._pending[0][1].exception()  # waits; :meth:`collect` reports the outcome
+        unfinished = [write for _, write in self._pending if not write.done()]
+        if len(unfinished) > self.ahead:
+            unfinished[0].exception()  # waits; :meth:`collect` reports the outcome
         self._pending.append((sealer.schema_id, self._thread.submit(
             self.store.store, sealer, self.job, sealed)))
 

@@ -144,6 +144,8 @@ def test_the_writer_stores_in_order_and_says_what_it_could_not(registry: Registr
         for n in range(5):  # more than ``ahead``: submit waits for the oldest write
             writer.submit(sealer, sealer.seal(rows(*[{"id": f"k{k}", "n": n}
                                                      for k in range(40)])))
+            unfinished = [write for _, write in writer._pending if not write.done()]
+            assert len(unfinished) <= 2  # one under way, ``ahead`` waiting
         writer.submit(doomed, doomed.seal(rows({"id": "late", "note": MARK})))
         stored, gone = writer.collect(wait=True)
         assert (stored, gone) == (200, [erased.id])
