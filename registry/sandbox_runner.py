@@ -63,11 +63,7 @@ class Protocol:
     def record(self, entity_type: str, record: Mapping[str, Any]) -> None:
         """Add one yielded record to the run (encoded now: a value that cannot be encoded
         fails the script at the record that holds it)."""
-        try:
-            encoded = self._encode((entity_type, record))
-        except BaseException:
-            self._encode = _record_encoder()  # it keeps what it was in the middle of
-            raise
+        encoded = self._encode((entity_type, record))  # a failure ends the run
         if self.run and self.run_bytes + len(encoded) > RUN_BYTES:
             self._write_run()
         self.run.append(encoded)
