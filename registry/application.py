@@ -78,6 +78,7 @@ from registry.health import DatabaseUnavailableError
 from registry.oauth import OAuthCommands
 from registry.oauth_settings import OAuthSettings
 from registry.persistence import DESTROY_KEYS, KEYS_TABLE, PROJECT, RECORDS_TABLE
+from registry.records import upgrade_legacy_records
 from registry.sandbox import Sandbox
 from registry.scripts import ScriptCommands
 from registry.shredding import DataKeys, ShreddingEventStore, ShreddingMapper
@@ -157,6 +158,7 @@ class SchemaRegistry(ConnectionCommands, ConnectorCommands, CredentialCommands, 
             name="read_models",
         )
         self.projector.create_tables()
+        upgrade_legacy_records(self.db)
         self.schemas = SchemaQueries(self.db)
         self.credentials = CredentialQueries(self.db)
         self.sync_jobs = SyncJobQueries(self.db)

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.connectors.state import ConnectorState
+from domain.schema import SchemaState
 from projections.db import BULK_PRAGMAS, Cursor
-from registry.records import RecordStore, RecordWriter, SchemaKeyGoneError, Sealer, primary_key
+from registry.persistence import RECORDS_TABLE
+from registry.records import (
+    LEGACY_TABLE,
+    RecordStore,
+    RecordWriter,
+    SchemaKeyGoneError,
+    Sealer,
+    primary_key,
+    upgrade_legacy_records,
+)
 from registry.service import Registry
 from tests.conftest import Backend
 from tests.fixtures import seed_create
@@ -28,6 +39,15 @@ def under(state: ConnectorState, **changes: Any) -> dict[str, Any]:
 
 def rows(*records: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(primary_key(r, ["id"]), r) for r in records]
+
+
+def two_schemas(registry: Registry) -> tuple[ConnectorState, SchemaState, SchemaState]:
+    """A connector with two schemas (entity types ``account`` and ``group``)."""
+    connector = registry.app.create_connector(OWNER, s3())
+    first = registry.app.create_schema(OWNER, under(connector))
+    second = registry.app.create_schema(OWNER, under(connector, key="groups", name="Groups",
+                                                     entityType="group"))
+    return connector, first, second
 
 
 def test_records_are_upserted_paged_filtered_and_sealed(
@@ -75,10 +95,7 @@ def test_records_are_upserted_paged_filtered_and_sealed(
 def test_an_erased_schema_takes_its_records_and_refuses_new_ones(
     registry: Registry, backend: Backend,
 ) -> None:
-    connector = registry.app.create_connector(OWNER, s3())
-    erased = registry.app.create_schema(OWNER, under(connector))
-    kept = registry.app.create_schema(OWNER, under(connector, key="groups", name="Groups",
-                                                   entityType="group"))
+    connector, erased, kept = two_schemas(registry)
     store = RecordStore(registry.db)
     job = uuid.uuid4()
     store.upsert(erased.id, job, rows({"id": "gone", "note": f"{MARK}erased"}))
@@ -132,10 +149,7 @@ def test_rows_sealed_with_another_key_are_never_written(registry: Registry) -> N
 
 
 def test_the_writer_stores_in_order_and_says_what_it_could_not(registry: Registry) -> None:
-    connector = registry.app.create_connector(OWNER, s3())
-    schema = registry.app.create_schema(OWNER, under(connector))
-    erased = registry.app.create_schema(OWNER, under(connector, key="groups", name="Groups",
-                                                     entityType="group"))
+    connector, schema, erased = two_schemas(registry)
     store = RecordStore(registry.db)
     sealer, doomed = store.sealer(schema.id), store.sealer(erased.id)
     assert sealer is not None and doomed is not None
@@ -150,8 +164,8 @@ def test_the_writer_stores_in_order_and_says_what_it_could_not(registry: Registr
         stored, gone = writer.collect(wait=True)
         assert (stored, gone) == (200, [erased.id])
         assert writer.idle() and writer.collect() == (0, [])
-        writer.submit(sealer, [("not a key hash", None)])  # type: ignore[list-item]
         with pytest.raises((TypeError, IntegrityError)):  # any other failure reaches the run
+            writer.submit(sealer, [("not a key hash", None)])  # type: ignore[list-item]
             writer.collect(wait=True)
     assert store.count(schema.id) == 40 and store.count(erased.id) == 0
     for k in range(40):  # the writes ran in the order submitted: the last one won
@@ -182,3 +196,73 @@ def test_a_bulk_transaction_leaves_the_connections_as_durable_as_it_found_them(
     for _ in range(3):  # whichever pooled connection comes next commits as it did before
         with db.transaction(write=True) as cur:
             assert settings(cur) == ordinary
+
+
+def _legacy_table(registry: Registry, rows: list[tuple[str, str, str, bytes]]) -> None:
+    """A records table of the first layout (ids as text), as databases made before the
+    compact layout have it."""
+    blob = "BLOB" if registry.db.dialect == "sqlite" else "BYTEA"
+    with registry.db.transaction(write=True) as cur:
+        cur.execute(f"CREATE TABLE {LEGACY_TABLE} (schema_uuid TEXT NOT NULL,"
+                    f" key_hash TEXT NOT NULL, job_uuid TEXT NOT NULL, sealed {blob} NOT NULL,"
+                    " PRIMARY KEY (schema_uuid, key_hash))")
+        cur.executemany(f"INSERT INTO {LEGACY_TABLE} VALUES (%s, %s, %s, %s)", rows)
+
+
+def _legacy_rows(sealer: Sealer, job: uuid.UUID, *records: dict[str, Any]
+                 ) -> list[tuple[str, str, str, bytes]]:
+    return [(str(sealer.schema_id), key_hash.hex(), str(job), value)
+            for key_hash, value in sealer.seal(rows(*records))]
+
+
+def test_records_of_the_first_layout_move_into_the_compact_table_once(
+    registry: Registry, backend: Backend,
+) -> None:
+    connector, schema, other = two_schemas(registry)
+    store = RecordStore(registry.db)
+    sealer, other_sealer = store.sealer(schema.id), store.sealer(other.id)
+    assert sealer is not None and other_sealer is not None
+    old_job = uuid.uuid4()
+    people = [{"id": f"u{n}", "note": f"{MARK}{n}"} for n in range(12)]
+    _legacy_table(registry, _legacy_rows(sealer, old_job, *people)
+                  + _legacy_rows(other_sealer, old_job, {"id": "g1", "note": "kept-OKAPI"}))
+    store.upsert(schema.id, uuid.uuid4(), rows({"id": "u0", "note": "written since"}))
+
+    assert upgrade_legacy_records(registry.db) == 13
+    assert upgrade_legacy_records(registry.db) == 0  # done: the old table is gone
+    with registry.db.read() as cur:
+        names = [row["name"] for row in cur.all(
+            "SELECT name FROM sqlite_master WHERE type = 'table'" if backend.name == "sqlite"
+            else "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")]
+    assert LEGACY_TABLE not in names and RECORDS_TABLE in names
+
+    # Every moved record opens as before; a row written in the new layout was kept.
+    assert store.get(schema.id, primary_key({"id": "u0"}, ["id"])) == {
+        "id": "u0", "note": "written since"}
+    assert store.get(schema.id, primary_key({"id": "u7"}, ["id"])) == people[7]
+    assert sorted(r["id"] for r in store.page(schema.id, limit=20).records) == sorted(
+        p["id"] for p in people)
+    assert store.count(other.id) == 1
+    # ... and is the schema's like any other: a full sync forgets it, an erase takes it.
+    assert store.forget_unseen(other.id, uuid.uuid4()) == 1
+    registry.app.erase_schema(OWNER, connector.connector_id, schema.id)
+    assert store.count(schema.id) == 0
+    assert MARK not in backend.dump()
+
+
+def test_two_processes_starting_at_once_move_the_records_once(registry: Registry) -> None:
+    connector = registry.app.create_connector(OWNER, s3())
+    schema = registry.app.create_schema(OWNER, under(connector))
+    store = RecordStore(registry.db)
+    sealer = store.sealer(schema.id)
+    assert sealer is not None
+    other = Registry(registry.settings)  # a second process's registry on the same database
+    try:
+        _legacy_table(registry, _legacy_rows(sealer, uuid.uuid4(),
+                                             *[{"id": f"u{n}"} for n in range(50)]))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            moved = sorted(pool.map(upgrade_legacy_records, [registry.db, other.db]))
+    finally:
+        other.close()
+    assert moved == [0, 50]
+    assert store.count(schema.id) == 50
