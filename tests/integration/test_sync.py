@@ -129,6 +129,16 @@ def test_a_sync_stores_valid_records_reports_drift_and_a_second_sync_updates(
     tomorrow = registry.app.sync_jobs.health(connector.id, datetime.now(UTC) + timedelta(days=2))
     assert tomorrow is not None and tomorrow.metrics["last24h"] == 0
 
+    # Three records again, as many as are stored, but two of one key: u3 was not seen.
+    PAGES.clear()
+    PAGES.update({1: [user(1), user(2)], 2: [user(1, username="again")]})
+    registry.app.request_sync(OWNER, connector.id)
+    third = worker.run_once()
+    assert third is not None and third.progress == Progress(collected=3, parsed=3, indexed=3)
+    assert store.get(schema.id, primary_key(user(3), ["userId"])) is None
+    assert store.get(schema.id, primary_key(user(1), ["userId"]))["username"] == "again"
+    assert store.count(schema.id) == 2
+
 
 def test_records_of_several_entity_types_in_a_run_keep_their_numbers_and_order(
     registry: Registry,
