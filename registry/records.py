@@ -39,6 +39,10 @@ from registry.persistence import KEYS_TABLE, RECORDS_TABLE
 
 log = logging.getLogger("registry.records")
 SCAN_CHUNK = 500
+REMEMBERED_KEYS = 1_000_000
+"""A sync's writer counts the distinct keys it stores up to this many in all (one 64-bit
+hash each: about 70 MB at most), so that a full sync that stored every row of a schema skips
+the scan for unseen ones; a larger sync scans."""
 HASH_BYTES = 32
 """The length of a key hash (HMAC-SHA256) as stored."""
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
@@ -347,22 +351,44 @@ class RecordWriter:
     :meth:`submit` is one :meth:`RecordStore.store`, done in the order submitted, with at
     most ``ahead`` waiting (the run waits for the oldest beyond that). The writing thread
     holds no lock of Python's while SQLite or PostgreSQL works on a statement, so the run
-    seals the next records meanwhile."""
+    seals the next records meanwhile. It also counts the distinct keys it is handed, per
+    schema (:meth:`stored_keys`)."""
 
-    def __init__(self, store: RecordStore, job: UUID, *, ahead: int = 2) -> None:
+    def __init__(self, store: RecordStore, job: UUID, *, ahead: int = 2,
+                 remember: int = REMEMBERED_KEYS) -> None:
         self.store = store
         self.job = job
         self.ahead = ahead
+        self.remember = remember
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
         self._pending: deque[tuple[UUID, Future[int]]] = deque()
+        self._keys: dict[UUID, set[int]] | None = {}
+        self._remembered = 0
 
     def submit(self, sealer: Sealer, sealed: list[tuple[bytes, bytes]]) -> None:
         unfinished = [write for _, write in self._pending if not write.done()]
         if len(unfinished) > self.ahead:
             unfinished[0].exception()  # waits; :meth:`collect` reports the outcome
+        self._note(sealer.schema_id, sealed)
         prepared = self.store.prepare(sealer, self.job, sealed)
         self._pending.append((sealer.schema_id, self._thread.submit(
             self.store.write, sealer, prepared)))
+
+    def stored_keys(self, schema: UUID) -> int | None:
+        """At most how many distinct keys of ``schema`` the run handed in (64-bit hashes of
+        their key hashes are counted), for :meth:`RecordStore.forget_unseen`; ``None`` once
+        the run handed in more than ``remember`` keys in all (it stops counting)."""
+        return None if self._keys is None else len(self._keys.get(schema, ()))
+
+    def _note(self, schema: UUID, sealed: list[tuple[bytes, bytes]]) -> None:
+        if self._keys is None:
+            return
+        keys = self._keys.setdefault(schema, set())
+        before = len(keys)
+        keys.update([hash(key_hash) for key_hash, _ in sealed])
+        self._remembered += len(keys) - before
+        if self._remembered > self.remember:
+            self._keys = None
 
     def idle(self) -> bool:
         """No write is waiting or under way."""

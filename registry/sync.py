@@ -68,10 +68,6 @@ STORE_BYTES = 2 * 1024 * 1024
 is idle and at least :data:`STORE_MIN_BYTES` wait: the writes grow while the database is
 the slower side and stay small (soon readable) while it is not."""
 STORE_MIN_BYTES = 256 * 1024
-SEEN_KEYS = 1_000_000
-"""A run remembers (as one 64-bit hash each, about 50 MB at most) this many keys per schema,
-so a full sync that saw every stored row skips the scan for unseen ones; beyond it, it
-scans."""
 REPORT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
 """A running job reports at least this often, progress or not: its worker's heartbeat."""
@@ -232,9 +228,6 @@ class _Target:
     sealer: Sealer | None
     staged: list[tuple[bytes, bytes]] = field(default_factory=list)
     staged_bytes: int = 0
-    seen: set[int] | None = field(default_factory=set)
-    """Hashes of the key hashes the run stored (``None`` beyond :data:`SEEN_KEYS`): when
-    the schema holds exactly as many rows, a full sync saw them all."""
 
 
 @dataclass
@@ -335,10 +328,10 @@ class SyncWorker:
             finally:
                 http.close()
             self._flush(job, targets, tally, writer, force=True, settle=True)
-        if state.full:
-            for target in targets.values():
-                self.records.forget_unseen(target.schema, job.id, seen=None if (
-                    target.seen is None) else len(target.seen))
+            if state.full:
+                for target in targets.values():
+                    self.records.forget_unseen(target.schema, job.id,
+                                               seen=writer.stored_keys(target.schema))
         return None
 
     def _take(self, job: SyncJob, items: Sequence[tuple[str, dict[str, Any]]],
@@ -380,10 +373,6 @@ class SyncWorker:
         sealed = target.sealer.seal([(primary_key(record, primary), record)
                                      for record in records])
         target.staged += sealed
-        if target.seen is not None:
-            target.seen.update([hash(key_hash) for key_hash, _ in sealed])
-            if len(target.seen) > SEEN_KEYS:
-                target.seen = None
         target.staged_bytes += sum([len(value) for _, value in sealed])
         if target.staged_bytes >= STORE_BYTES or (target.staged_bytes >= STORE_MIN_BYTES
                                                   and writer.idle()):

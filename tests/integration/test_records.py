@@ -163,6 +163,7 @@ def test_the_writer_stores_in_order_and_says_what_it_could_not(registry: Registr
         writer.submit(doomed, doomed.seal(rows({"id": "late", "note": MARK})))
         stored, gone = writer.collect(wait=True)
         assert (stored, gone) == (200, [erased.id])
+        assert writer.stored_keys(schema.id) == 40 and writer.stored_keys(erased.id) == 1
         assert writer.idle() and writer.collect() == (0, [])
         with pytest.raises((TypeError, IntegrityError)):  # any other failure reaches the run
             writer.submit(sealer, [("not a key hash", None)])  # type: ignore[list-item]
@@ -266,3 +267,22 @@ def test_two_processes_starting_at_once_move_the_records_once(registry: Registry
         other.close()
     assert moved == [0, 50]
     assert store.count(schema.id) == 50
+
+
+def test_the_writer_stops_counting_keys_beyond_its_bound(registry: Registry) -> None:
+    # A full sync skips the scan for unseen rows only when it knows how many keys it
+    # stored: past the bound the writer no longer knows, and the scan runs.
+    _, schema, _ = two_schemas(registry)
+    store = RecordStore(registry.db)
+    sealer = store.sealer(schema.id)
+    assert sealer is not None
+    store.upsert(schema.id, uuid.uuid4(), rows(*[{"id": f"old{k}"} for k in range(3)]))
+    with RecordWriter(store, uuid.uuid4(), remember=10) as writer:
+        writer.submit(sealer, sealer.seal(rows(*[{"id": f"k{k}"} for k in range(8)])))
+        assert writer.stored_keys(schema.id) == 8
+        writer.submit(sealer, sealer.seal(rows(*[{"id": f"k{k}"} for k in range(4, 12)])))
+        assert writer.stored_keys(schema.id) is None
+        writer.collect(wait=True)
+        assert store.forget_unseen(schema.id, writer.job, seen=writer.stored_keys(
+            schema.id)) == 3
+    assert store.count(schema.id) == 12
