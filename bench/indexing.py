@@ -15,7 +15,7 @@ wait for the disk (decision 34), so for information each round also times the ra
 committed like record writes and reports that ratio too. It also reports the sandbox's
 start-up cost: a sync whose script yields nothing.
 
-    .venv/bin/python bench/indexing.py                       # 100,000 records, 5 rounds
+    .venv/bin/python bench/indexing.py                       # 100,000 records, 7 rounds
     .venv/bin/python bench/indexing.py --records 20000 --backend sqlite
 
 Needs bubblewrap (scripts/ensure-bubblewrap) and, for PostgreSQL, the server binaries.
@@ -202,7 +202,7 @@ def main() -> int:
     stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--backend", choices=("both", "sqlite", "postgres"), default="both")
     args = parser.parse_args()
     if args.records < 1 or args.rounds < 1:
