@@ -73,13 +73,15 @@ the key hash as hex): :func:`upgrade_legacy_records` moves its rows into
 :data:`~registry.persistence.RECORDS_TABLE` and drops it."""
 _UPGRADE_LOCK = 0x5245434F524453  # any constant: one process at a time upgrades
 _UPGRADE_CHUNK = 5000
+_KEEP = " ON CONFLICT (schema_uuid, key_hash) DO NOTHING"
 _UPGRADE = {
-    "postgres": (f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
-                 " SELECT uuid_send(schema_uuid::uuid), decode(key_hash, 'hex'),"
-                 f" uuid_send(job_uuid::uuid), sealed FROM {LEGACY_TABLE}"
-                 " ON CONFLICT (schema_uuid, key_hash) DO NOTHING"),
-    "sqlite": (f"INSERT INTO {RECORDS_TABLE} (schema_uuid, key_hash, job_uuid, sealed)"
-               " VALUES (%s, %s, %s, %s) ON CONFLICT (schema_uuid, key_hash) DO NOTHING"),
+    "postgres": (f"{_INSERT} SELECT uuid_send(schema_uuid::uuid), decode(key_hash, 'hex'),"
+                 f" uuid_send(job_uuid::uuid), sealed FROM {LEGACY_TABLE}{_KEEP}"),
+    "sqlite": f"{_INSERT} VALUES (%s, %s, %s, %s){_KEEP}",
+}
+_LEGACY_EXISTS = {
+    "postgres": "SELECT 1 AS found WHERE to_regclass(%s) IS NOT NULL",
+    "sqlite": "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = %s",
 }
 
 
@@ -87,24 +89,27 @@ def upgrade_legacy_records(db: Database) -> int:
     """Move the rows of a records table of the first layout (:data:`LEGACY_TABLE`) into the
     records table, in one transaction, and drop it; answers how many rows it took (0 when
     there is no such table, the case of every database made since). A key already written
-    in the new layout keeps that row. The sealed values and
-    their associated data are unchanged (only the ids change form), so every record opens
-    as before. One process at a time: PostgreSQL serialises the upgrade with an advisory
-    lock, SQLite with its writer lock, taken before the table is looked for."""
+    in the new layout keeps that row. The sealed values and their associated data are
+    unchanged (only the ids change form), so every record opens as before. One process at
+    a time: PostgreSQL serialises the upgrade with an advisory lock, SQLite with its writer
+    lock, taken before the table is looked for again (a start-up that finds no such table
+    takes no lock at all)."""
+    exists = _LEGACY_EXISTS[db.dialect]
+    with db.read() as cur:
+        if cur.one(exists, (LEGACY_TABLE,)) is None:
+            return 0
     with db.transaction(write=True) as cur:
         if cur.dialect == "postgres":
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_UPGRADE_LOCK,))
-            found = cur.one("SELECT to_regclass(%s) IS NOT NULL AS found", (LEGACY_TABLE,))
-            if not (found and found["found"]):
-                return 0
+        else:
+            cur.execute(f"DELETE FROM {RECORDS_TABLE} WHERE false")  # the writer lock first
+        if cur.one(exists, (LEGACY_TABLE,)) is None:
+            return 0  # another process moved them meanwhile
+        if cur.dialect == "postgres":
             counted = cur.one(f"SELECT COUNT(*) AS n FROM {LEGACY_TABLE}")
             moved = int(counted["n"]) if counted else 0
             cur.execute(_UPGRADE["postgres"])
         else:
-            cur.execute(f"DELETE FROM {RECORDS_TABLE} WHERE false")  # the writer lock first
-            if cur.one("SELECT 1 AS found FROM sqlite_master WHERE type = 'table'"
-                       " AND name = %s", (LEGACY_TABLE,)) is None:
-                return 0
             moved, after = 0, -1
             while rows := cur.all(
                     f"SELECT rowid, schema_uuid, key_hash, job_uuid, sealed FROM {LEGACY_TABLE}"
